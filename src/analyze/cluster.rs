@@ -1,0 +1,517 @@
+//! Clusters: what the events of one template or one exception signature have in common,
+//! kept in bounded memory, and what kind of thing they say (a cause, a symptom, noise).
+
+use super::traceback::{Exception, Frame};
+use crate::model::Severity;
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::LazyLock;
+
+/// Bounds that keep a cluster's memory flat however many events it has.
+const MAX_EXAMPLES: usize = 3;
+const MAX_EXAMPLE_CHARS: usize = 4_000;
+const MAX_CONTEXTS: usize = 4_096;
+const MAX_TRACES: usize = 512;
+const MAX_NAMES: usize = 64;
+
+/// Why a cluster is what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// A failure in its own right: an exception, an import error, bad configuration, OOM, a panic.
+    Cause(CauseKind),
+    /// A consequence of some cause: failed probes, exits, 5xx, restarts, timeouts.
+    Symptom(SymptomKind),
+    /// A warning that says something failed; it may follow a cause or stand alone.
+    FailureWarning,
+    /// Anything else: counted, never folded into a cause.
+    Noise,
+}
+
+/// Kinds of cause, most fundamental first (an import error explains a RuntimeError, not the
+/// other way round).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CauseKind {
+    Import,
+    Config,
+    OutOfMemory,
+    Panic,
+    Exception,
+    Error,
+}
+
+/// Kinds of symptom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SymptomKind {
+    /// The start-up probe failed or the instance could not start.
+    StartupFailure,
+    /// The container exited or restarted.
+    Exit,
+    /// A health or liveness check failed.
+    HealthCheck,
+    /// A request ended with a 5xx.
+    ServerError,
+    /// A request or an upstream timed out.
+    Timeout,
+}
+
+impl SymptomKind {
+    /// Start-up failures and exits make a restart loop.
+    pub fn means_down(self) -> bool {
+        matches!(self, SymptomKind::StartupFailure | SymptomKind::Exit)
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            SymptomKind::StartupFailure => "start-up failure",
+            SymptomKind::Exit => "container exit / restart",
+            SymptomKind::HealthCheck => "failed health check",
+            SymptomKind::ServerError => "5xx response",
+            SymptomKind::Timeout => "timeout",
+        }
+    }
+}
+
+/// One cluster's figures.
+#[derive(Debug, Clone)]
+pub struct ClusterStats {
+    pub service: String,
+    /// Logical events (a joined traceback is one).
+    pub count: u64,
+    /// Log entries the events were made of.
+    pub entries: u64,
+    pub by_severity: BTreeMap<Severity, u64>,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Redacted, distinct examples.
+    pub examples: Vec<String>,
+    pub exception: Option<Exception>,
+    pub revisions: BTreeSet<String>,
+    pub instances: BTreeSet<String>,
+    /// (hash of the instance, minute) to the earliest time in it, for "happens on the same
+    /// instances, right after".
+    pub contexts: HashMap<(u64, i64), i64>,
+    pub traces: HashSet<u64>,
+    /// Events per minute since the epoch.
+    pub minutes: BTreeMap<i64, u64>,
+    pub http_statuses: BTreeMap<u16, u64>,
+    pub health_path: bool,
+}
+
+impl ClusterStats {
+    pub fn new(service: &str) -> Self {
+        ClusterStats {
+            service: service.to_string(),
+            count: 0,
+            entries: 0,
+            by_severity: BTreeMap::new(),
+            first_seen: None,
+            last_seen: None,
+            examples: Vec::new(),
+            exception: None,
+            revisions: BTreeSet::new(),
+            instances: BTreeSet::new(),
+            contexts: HashMap::new(),
+            traces: HashSet::new(),
+            minutes: BTreeMap::new(),
+            http_statuses: BTreeMap::new(),
+            health_path: false,
+        }
+    }
+
+    /// The highest severity seen.
+    pub fn severity(&self) -> Severity {
+        self.by_severity
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(Severity::Default)
+    }
+
+    /// Records one event; `text` is already redacted.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &mut self,
+        text: &str,
+        severity: Severity,
+        entries: u64,
+        at: Option<DateTime<Utc>>,
+        revision: Option<&str>,
+        instance: Option<&str>,
+        trace: Option<&str>,
+        http: Option<(u16, bool)>,
+    ) {
+        self.count += 1;
+        self.entries += entries;
+        *self.by_severity.entry(severity).or_default() += 1;
+        if let Some(t) = at {
+            self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
+            self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
+            *self.minutes.entry(t.timestamp().div_euclid(60)).or_default() += 1;
+            if let Some(instance) = instance {
+                let nanos = t.timestamp_nanos_opt().unwrap_or(i64::MAX);
+                let key = (hash_str(instance), t.timestamp().div_euclid(60));
+                note_context(&mut self.contexts, key, nanos);
+            }
+        }
+        if self.examples.len() < MAX_EXAMPLES && !self.examples.iter().any(|e| e == text) {
+            self.examples.push(truncate(text, MAX_EXAMPLE_CHARS));
+        }
+        if let Some(r) = revision
+            && self.revisions.len() < MAX_NAMES
+        {
+            self.revisions.insert(r.to_string());
+        }
+        if let Some(i) = instance
+            && self.instances.len() < MAX_NAMES
+        {
+            self.instances.insert(i.to_string());
+        }
+        if let Some(t) = trace
+            && self.traces.len() < MAX_TRACES
+        {
+            self.traces.insert(hash_str(t));
+        }
+        if let Some((status, health)) = http {
+            *self.http_statuses.entry(status).or_default() += 1;
+            self.health_path |= health;
+        }
+    }
+
+    /// Adds another cluster's figures to this one (templates that group several forms).
+    pub fn merge(&mut self, other: ClusterStats) {
+        self.count += other.count;
+        self.entries += other.entries;
+        for (s, n) in other.by_severity {
+            *self.by_severity.entry(s).or_default() += n;
+        }
+        self.first_seen = min_opt(self.first_seen, other.first_seen);
+        self.last_seen = max_opt(self.last_seen, other.last_seen);
+        for e in other.examples {
+            if self.examples.len() < MAX_EXAMPLES && !self.examples.contains(&e) {
+                self.examples.push(e);
+            }
+        }
+        if self.exception.is_none() {
+            self.exception = other.exception;
+        }
+        for r in other.revisions {
+            if self.revisions.len() < MAX_NAMES {
+                self.revisions.insert(r);
+            }
+        }
+        for i in other.instances {
+            if self.instances.len() < MAX_NAMES {
+                self.instances.insert(i);
+            }
+        }
+        for (k, t) in other.contexts {
+            note_context(&mut self.contexts, k, t);
+        }
+        for t in other.traces {
+            if self.traces.len() < MAX_TRACES {
+                self.traces.insert(t);
+            }
+        }
+        for (m, n) in other.minutes {
+            *self.minutes.entry(m).or_default() += n;
+        }
+        for (s, n) in other.http_statuses {
+            *self.http_statuses.entry(s).or_default() += n;
+        }
+        self.health_path |= other.health_path;
+    }
+
+    /// Events with a 5xx status.
+    pub fn server_errors(&self) -> u64 {
+        self.http_statuses
+            .iter()
+            .filter(|(s, _)| **s >= 500)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// Keeps the earliest time of a context; new contexts only while there is room.
+fn note_context(contexts: &mut HashMap<(u64, i64), i64>, key: (u64, i64), nanos: i64) {
+    let full = contexts.len() >= MAX_CONTEXTS;
+    match contexts.entry(key) {
+        std::collections::hash_map::Entry::Occupied(mut o) => {
+            let earliest = o.get_mut();
+            *earliest = (*earliest).min(nanos);
+        }
+        std::collections::hash_map::Entry::Vacant(v) if !full => {
+            v.insert(nanos);
+        }
+        std::collections::hash_map::Entry::Vacant(_) => {}
+    }
+}
+
+fn hash_str(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Cuts text at a character boundary, saying that it did.
+pub fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}… (truncated)", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+static STARTUP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)startup (?:tcp |http |grpc )?probe failed|instance could not start|instance was not started|failed to start and listen on the port|container failed to start|application startup failed|worker failed to boot|failed to boot|readiness probe failed|ready condition status changed to false",
+    )
+    .unwrap()
+});
+static EXIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)container called exit\(\d+\)|container (?:terminated|exited)|exited with (?:code|status) [1-9]|\bexit status [1-9]|restarting (?:container|instance)|container restart|crashloop|back-off restarting|uncaught signal: \d+",
+    )
+    .unwrap()
+});
+static HEALTH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)liveness (?:tcp |http |grpc )?probe failed|health ?check(?:s)? (?:failed|failing)|unhealthy").unwrap()
+});
+static TIMEOUT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)upstream request timeout|upstream connect error|reached the maximum request timeout|deadline exceeded|deadline_exceeded|timed out|timeout exceeded",
+    )
+    .unwrap()
+});
+static OOM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)memory limit of \d+ ?\w+ exceeded|out of memory|oomkilled|\boom[- ]kill|MemoryError|OutOfMemoryError").unwrap()
+});
+static CONFIG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)ImproperlyConfigured|invalid configuration|missing (?:required )?(?:environment variable|env var|config)|environment variable .* (?:is )?not set|config(?:uration)? error|ValidationError",
+    )
+    .unwrap()
+});
+static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:fail(?:s|ed|ure|ing)?|errors?|unable|cannot|can't|could not|couldn't|blocked|refused|denied|abort(?:ed|ing)?|exception|crash(?:ed)?|unavailable)\b",
+    )
+    .unwrap()
+});
+static HEALTH_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^/(?:_ah/)?(?:health|healthz|healthcheck|ready|readyz|livez|live|ping|status)/?$")
+        .unwrap()
+});
+
+/// Whether a request path is a health check.
+pub fn is_health_path(path: &str) -> bool {
+    HEALTH_PATH.is_match(path)
+}
+
+/// What a cluster says, from its text, exception, severity and HTTP statuses.
+pub fn classify(text: &str, stats: &ClusterStats) -> Role {
+    if let Some(e) = &stats.exception {
+        return Role::Cause(exception_kind(e));
+    }
+    if STARTUP.is_match(text) {
+        return Role::Symptom(SymptomKind::StartupFailure);
+    }
+    if EXIT.is_match(text) {
+        return Role::Symptom(SymptomKind::Exit);
+    }
+    if OOM.is_match(text) {
+        return Role::Cause(CauseKind::OutOfMemory);
+    }
+    if HEALTH.is_match(text) || (stats.health_path && stats.server_errors() > 0) {
+        return Role::Symptom(SymptomKind::HealthCheck);
+    }
+    if TIMEOUT.is_match(text) || stats.http_statuses.contains_key(&504) {
+        return Role::Symptom(SymptomKind::Timeout);
+    }
+    if stats.server_errors() > 0 {
+        return Role::Symptom(SymptomKind::ServerError);
+    }
+    if !stats.http_statuses.is_empty() {
+        // Request logs that went through, or 4xx: the clients' business, not a failure here.
+        return Role::Noise;
+    }
+    let severity = stats.severity();
+    if CONFIG.is_match(text) && severity >= Severity::Warning {
+        return Role::Cause(CauseKind::Config);
+    }
+    if severity >= Severity::Error {
+        return Role::Cause(CauseKind::Error);
+    }
+    if severity == Severity::Warning && FAILURE_WORDS.is_match(text) {
+        return Role::FailureWarning;
+    }
+    Role::Noise
+}
+
+fn exception_kind(e: &Exception) -> CauseKind {
+    let kind = e.kind.rsplit('.').next().unwrap_or(&e.kind);
+    let text = format!("{}: {}", e.kind, e.message);
+    if matches!(
+        kind,
+        "ModuleNotFoundError" | "ImportError" | "ClassNotFoundException" | "NoClassDefFoundError"
+    ) || e.message.starts_with("Cannot find module")
+    {
+        CauseKind::Import
+    } else if CONFIG.is_match(&text) {
+        CauseKind::Config
+    } else if OOM.is_match(&text) {
+        CauseKind::OutOfMemory
+    } else if kind == "panic" || kind == "fatal error" {
+        CauseKind::Panic
+    } else {
+        CauseKind::Exception
+    }
+}
+
+/// The name an import error could not find (`No module named 'x'`, `Cannot find module 'x'`).
+pub fn missing_module(e: &Exception) -> Option<String> {
+    static QUOTED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"['"`]([^'"`]+)['"`]"#).unwrap());
+    if exception_kind(e) != CauseKind::Import {
+        return None;
+    }
+    match QUOTED.captures(&e.message) {
+        Some(c) => Some(c[1].to_string()),
+        None => Some(e.message.trim().to_string()),
+    }
+}
+
+/// A frame of the service's own code, with the container prefix stripped; `None` for
+/// libraries and the runtime.
+pub fn in_app_path(frame: &Frame, source_root: &str) -> Option<String> {
+    let file = frame.file.as_str();
+    let lib = [
+        "site-packages/",
+        "dist-packages/",
+        "node_modules/",
+        "/usr/lib/",
+        "/usr/local/lib/",
+        "<frozen ",
+        "node:internal",
+        "/rustc/",
+        "/go/pkg/mod/",
+        "/usr/local/go/",
+        "java/lang/",
+        "java/util/",
+        "sun/",
+        "jdk/",
+        "org/springframework/",
+    ];
+    if lib.iter().any(|l| file.contains(l)) || file.starts_with('<') {
+        return None;
+    }
+    let root = source_root.trim_end_matches('/');
+    let stripped = if !root.is_empty() && file.starts_with(&format!("{root}/")) {
+        &file[root.len() + 1..]
+    } else {
+        file.trim_start_matches("./")
+    };
+    Some(stripped.trim_start_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats_with(severity: Severity) -> ClusterStats {
+        let mut s = ClusterStats::new("svc");
+        s.record("x", severity, 1, None, None, None, None, None);
+        s
+    }
+
+    #[test]
+    fn cloud_run_symptoms_are_recognised_whatever_their_severity() {
+        let warning = stats_with(Severity::Warning);
+        assert_eq!(
+            classify("Container called exit(1).", &warning),
+            Role::Symptom(SymptomKind::Exit)
+        );
+        assert_eq!(
+            classify(
+                "Default STARTUP TCP probe failed 1 time consecutively for container \"x\" on port 8080.",
+                &warning
+            ),
+            Role::Symptom(SymptomKind::StartupFailure)
+        );
+        assert_eq!(
+            classify(
+                "The request failed because the instance could not start successfully.",
+                &stats_with(Severity::Error)
+            ),
+            Role::Symptom(SymptomKind::StartupFailure)
+        );
+    }
+
+    #[test]
+    fn requests_classify_by_status_and_path() {
+        let mut health = ClusterStats::new("svc");
+        health.record("GET /health 503", Severity::Error, 1, None, None, None, None, Some((503, true)));
+        assert_eq!(classify("GET /health 503", &health), Role::Symptom(SymptomKind::HealthCheck));
+        let mut api = ClusterStats::new("svc");
+        api.record("GET /api 500", Severity::Error, 1, None, None, None, None, Some((500, false)));
+        assert_eq!(classify("GET /api 500", &api), Role::Symptom(SymptomKind::ServerError));
+        let mut ok = ClusterStats::new("svc");
+        ok.record("GET /api 404", Severity::Warning, 1, None, None, None, None, Some((404, false)));
+        assert_eq!(classify("GET /api 404", &ok), Role::Noise);
+    }
+
+    #[test]
+    fn warnings_without_failure_are_noise() {
+        let warning = stats_with(Severity::Warning);
+        assert_eq!(
+            classify("/app/x.py:3: DeprecationWarning: pkg_resources is deprecated as an API", &warning),
+            Role::Noise
+        );
+        assert_eq!(
+            classify("WebSocket middleware configuration failed", &warning),
+            Role::FailureWarning
+        );
+        assert_eq!(
+            classify("Failed to connect to redis", &stats_with(Severity::Error)),
+            Role::Cause(CauseKind::Error)
+        );
+    }
+
+    #[test]
+    fn in_app_frames_strip_the_container_prefix() {
+        let frame = |file: &str| Frame {
+            file: file.into(),
+            function: "f".into(),
+            line: Some(1),
+        };
+        assert_eq!(
+            in_app_path(&frame("/app/netra_backend/app/main.py"), "/app").as_deref(),
+            Some("netra_backend/app/main.py")
+        );
+        assert_eq!(
+            in_app_path(&frame("/usr/local/lib/python3.11/site-packages/uvicorn/main.py"), "/app"),
+            None
+        );
+        assert_eq!(in_app_path(&frame("<frozen importlib._bootstrap>"), "/app"), None);
+    }
+
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate("héllo", 2), "hé… (truncated)");
+        assert_eq!(truncate("ok", 5), "ok");
+    }
+}

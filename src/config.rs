@@ -1,0 +1,327 @@
+//! The repository configuration, `.github/log-gardener.yml` (SPEC section 5): every key has a
+//! default, unknown keys and bad values are errors that name the key.
+
+use crate::model::{Severity, parse_duration};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+
+/// Where the App looks for the configuration in a repository.
+pub const CONFIG_PATH: &str = ".github/log-gardener.yml";
+
+/// A root cause's priority: P0 is the most urgent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Priority {
+    P0,
+    P1,
+    P2,
+    P3,
+}
+
+impl Priority {
+    pub fn label(self) -> &'static str {
+        match self {
+            Priority::P0 => "P0",
+            Priority::P1 => "P1",
+            Priority::P2 => "P2",
+            Priority::P3 => "P3",
+        }
+    }
+
+    /// What the priority means to someone on call.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Priority::P0 => "service down",
+            Priority::P1 => "errors that keep happening while the service is up",
+            Priority::P2 => "warnings",
+            Priority::P3 => "notices",
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A duration written as `30s`, `15m`, `1h`, `7d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub chrono::Duration);
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text).map(Span).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_span(self.0))
+    }
+}
+
+/// `90m` → `1h30m`; the inverse of [`parse_duration`].
+pub fn format_span(d: chrono::Duration) -> String {
+    let mut secs = d.num_seconds();
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
+/// A Cloud Run service to sweep: a name, or a name with its own extra filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub filter: String,
+}
+
+impl<'de> Deserialize<'de> for ServiceSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Name(String),
+            Full(Full),
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            name: String,
+            #[serde(default)]
+            filter: String,
+        }
+        match Form::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("each service is a name or {name, filter}")
+        })? {
+            Form::Name(name) => Ok(ServiceSpec {
+                name,
+                filter: String::new(),
+            }),
+            Form::Full(f) => Ok(ServiceSpec {
+                name: f.name,
+                filter: f.filter,
+            }),
+        }
+    }
+}
+
+/// `schedule:` — whether the App sweeps by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Hourly,
+    Off,
+}
+
+/// Thresholds behind the priorities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Start-up failures (failed probes, exits, "could not start") in one window that make a
+    /// restart loop, and so P0.
+    pub restart_loop: u64,
+    /// Occurrences of an error in one window for it to count as "keeps happening" (P1).
+    pub repeated_errors: u64,
+    /// Fraction of the window over which failing health checks mean the service is down (P0).
+    pub health_check_span: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            restart_loop: 3,
+            repeated_errors: 3,
+            health_check_span: 0.5,
+        }
+    }
+}
+
+/// `.github/log-gardener.yml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The Google Cloud project whose logs are read; required for Cloud Logging sweeps.
+    pub gcp_project: Option<String>,
+    /// Cloud Run service names, or `{name, filter}`.
+    pub services: Vec<ServiceSpec>,
+    /// An extra Cloud Logging filter, ANDed to every query.
+    pub filter: String,
+    /// Look-back of a command that names none.
+    pub window: Span,
+    /// `hourly` or `off`.
+    pub schedule: Schedule,
+    /// Entries below this severity are counted, never filed.
+    pub min_severity: Severity,
+    /// Priorities that get issues; the rest appear only in the worklog.
+    pub file_priorities: Vec<Priority>,
+    /// Labels added to every issue the App files.
+    pub labels: Vec<String>,
+    /// At most one update comment per issue per cooldown, unless the priority rises.
+    pub comment_cooldown: Span,
+    /// A fixed root cause that comes back reopens its issue.
+    pub reopen_closed: bool,
+    /// Extra regular expressions whose matches are masked.
+    pub redact: Vec<String>,
+    /// Prefix of stack-trace paths inside the container, stripped to link to the repository.
+    pub source_root: String,
+    /// At most this many new issues per sweep; the rest are reported in the worklog.
+    pub max_new_issues: usize,
+    /// Thresholds behind the priorities.
+    pub thresholds: Thresholds,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            gcp_project: None,
+            services: Vec::new(),
+            filter: String::new(),
+            window: Span(chrono::Duration::hours(1)),
+            schedule: Schedule::Hourly,
+            min_severity: Severity::Warning,
+            file_priorities: vec![Priority::P0, Priority::P1],
+            labels: vec!["log-gardener".to_string()],
+            comment_cooldown: Span(chrono::Duration::hours(6)),
+            reopen_closed: true,
+            redact: Vec::new(),
+            source_root: "/app".to_string(),
+            max_new_issues: 5,
+            thresholds: Thresholds::default(),
+        }
+    }
+}
+
+/// A configuration that could not be used, with the key at fault when there is one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{message}", location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
+pub struct ConfigError {
+    /// `line 3 column 1` or the key, such as `redact[1]`.
+    pub location: Option<String>,
+    pub message: String,
+}
+
+impl Config {
+    /// Parses and checks the YAML text of the configuration.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        // An empty file is the defaults.
+        let config: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            serde_norway::from_str(text).map_err(|e| ConfigError {
+                location: e
+                    .location()
+                    .map(|l| format!("line {} column {}", l.line(), l.column())),
+                message: e.to_string(),
+            })?
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Values that parse but cannot be used.
+    fn check(&self) -> Result<(), ConfigError> {
+        let err = |key: String, message: String| Err(ConfigError {
+            location: Some(key),
+            message,
+        });
+        for (i, pattern) in self.redact.iter().enumerate() {
+            if let Err(e) = regex::Regex::new(pattern) {
+                return err(format!("redact[{i}]"), format!("not a regular expression: {e}"));
+            }
+        }
+        if self.window.0 <= chrono::Duration::zero() {
+            return err("window".into(), "must be longer than 0s".into());
+        }
+        if self.window.0 > chrono::Duration::days(30) {
+            return err("window".into(), "at most 30d (Cloud Logging keeps 30 days)".into());
+        }
+        if self.comment_cooldown.0 < chrono::Duration::zero() {
+            return err("comment_cooldown".into(), "must not be negative".into());
+        }
+        for (i, s) in self.services.iter().enumerate() {
+            if s.name.trim().is_empty() {
+                return err(format!("services[{i}]"), "a service needs a name".into());
+            }
+        }
+        if let Some(p) = &self.gcp_project
+            && (p.is_empty() || p.contains(['/', ' ', '"']))
+        {
+            return err("gcp_project".into(), format!("{p:?} is not a project id"));
+        }
+        if self.file_priorities.is_empty() && self.schedule == Schedule::Hourly {
+            // Allowed, but nothing would ever be filed: say so rather than stay silent.
+            return err(
+                "file_priorities".into(),
+                "is empty, so no issue would ever be filed (set schedule: off to only report)"
+                    .into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.thresholds.health_check_span) {
+            return err(
+                "thresholds.health_check_span".into(),
+                "must be between 0 and 1".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses() {
+        let text = include_str!("../examples/log-gardener.yml");
+        let config = Config::parse(text).unwrap();
+        assert_eq!(config.gcp_project.as_deref(), Some("netra-staging"));
+        assert_eq!(config.services[0].name, "netra-backend");
+        assert_eq!(config.min_severity, Severity::Warning);
+        assert_eq!(config.comment_cooldown.0, chrono::Duration::hours(6));
+    }
+
+    #[test]
+    fn defaults_fill_an_empty_file() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.file_priorities, vec![Priority::P0, Priority::P1]);
+    }
+
+    #[test]
+    fn services_take_names_and_filters() {
+        let config =
+            Config::parse("services: [api, {name: worker, filter: 'severity>=ERROR'}]").unwrap();
+        assert_eq!(config.services[0].name, "api");
+        assert_eq!(config.services[1].filter, "severity>=ERROR");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let e = Config::parse("gcp_project: x\nwindw: 1h\n").unwrap_err();
+        assert!(e.to_string().contains("windw"), "{e}");
+        assert!(e.to_string().contains("line 2"), "{e}");
+        let e = Config::parse("window: soon\n").unwrap_err();
+        assert!(e.to_string().contains("window"), "{e}");
+        let e = Config::parse("min_severity: LOUD\n").unwrap_err();
+        assert!(e.to_string().contains("min_severity"), "{e}");
+        let e = Config::parse("redact: ['ok', '(bad']\n").unwrap_err();
+        assert_eq!(e.location.as_deref(), Some("redact[1]"));
+        let e = Config::parse("file_priorities: [P9]\n").unwrap_err();
+        assert!(e.to_string().contains("file_priorities"), "{e}");
+    }
+
+    #[test]
+    fn spans_print_as_they_parse() {
+        assert_eq!(format_span(chrono::Duration::minutes(90)), "1h30m");
+        assert_eq!(format_span(chrono::Duration::days(7)), "7d");
+    }
+}

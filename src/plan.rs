@@ -1,0 +1,236 @@
+//! The plan: a pure function of (root causes, the repository's issues, stored state, now) to
+//! one action per root cause. Nothing is written while planning.
+
+use crate::analyze::RootCause;
+use crate::config::{Config, Priority};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// What to do about one root cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// File a new issue.
+    Create,
+    /// Comment on the open issue that tracks it.
+    Comment,
+    /// Reopen the issue closed as completed: the root cause came back.
+    Reopen,
+    /// Nothing to write (not filed, muted, cooling down, closed as not planned, limit reached).
+    None,
+}
+
+/// One planned action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    pub kind: ActionKind,
+    /// The issue acted on; `None` for a `create` not yet applied.
+    pub issue: Option<u64>,
+    /// Why, in words for the worklog.
+    #[serde(skip)]
+    pub reason: String,
+    /// Whether the issue's priority label must be raised.
+    #[serde(skip)]
+    pub raise_priority: bool,
+    /// The issue is a human-filed one adopted for this root cause.
+    #[serde(skip)]
+    pub adopt: bool,
+}
+
+impl Action {
+    fn new(kind: ActionKind, issue: Option<u64>, reason: impl Into<String>) -> Self {
+        Action {
+            kind,
+            issue,
+            reason: reason.into(),
+            raise_priority: false,
+            adopt: false,
+        }
+    }
+}
+
+/// Whether an issue is open or how it was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum IssueState {
+    Open,
+    ClosedCompleted,
+    ClosedNotPlanned,
+}
+
+/// An issue of the repository, as far as planning needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownIssue {
+    pub number: u64,
+    pub title: String,
+    pub state: IssueState,
+    /// The fingerprint in the body's marker, for issues the App filed.
+    pub fingerprint: Option<String>,
+}
+
+/// What the App remembers of a fingerprint.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Tracked {
+    pub issue: Option<u64>,
+    pub muted_until: Option<DateTime<Utc>>,
+    /// `/gardener merge #N`: this root cause is #N's from now on.
+    pub merged_into: Option<u64>,
+    pub last_comment_at: Option<DateTime<Utc>>,
+    pub priority: Option<Priority>,
+}
+
+/// The plan for every root cause, in the same order.
+pub fn plan(
+    root_causes: &[RootCause],
+    issues: &[KnownIssue],
+    state: &HashMap<String, Tracked>,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Vec<Action> {
+    let by_number: HashMap<u64, &KnownIssue> = issues.iter().map(|i| (i.number, i)).collect();
+    let mut created = 0usize;
+    let mut adopted: Vec<u64> = Vec::new();
+    root_causes
+        .iter()
+        .map(|rc| {
+            let action = plan_one(rc, issues, &by_number, state, config, now, &adopted);
+            if action.kind == ActionKind::Create {
+                created += 1;
+                if created > config.max_new_issues {
+                    return Action::new(
+                        ActionKind::None,
+                        None,
+                        format!(
+                            "not filed: the limit of {} new issues per sweep was reached",
+                            config.max_new_issues
+                        ),
+                    );
+                }
+            }
+            if action.adopt
+                && let Some(n) = action.issue
+            {
+                adopted.push(n);
+            }
+            action
+        })
+        .collect()
+}
+
+fn plan_one(
+    rc: &RootCause,
+    issues: &[KnownIssue],
+    by_number: &HashMap<u64, &KnownIssue>,
+    state: &HashMap<String, Tracked>,
+    config: &Config,
+    now: DateTime<Utc>,
+    adopted: &[u64],
+) -> Action {
+    if !config.file_priorities.contains(&rc.priority) {
+        return Action::new(
+            ActionKind::None,
+            None,
+            format!("{} is not in file_priorities: reported here only", rc.priority),
+        );
+    }
+    let tracked = state.get(&rc.fingerprint);
+    if let Some(until) = tracked.and_then(|t| t.muted_until)
+        && until > now
+    {
+        return Action::new(
+            ActionKind::None,
+            tracked.and_then(|t| t.issue),
+            format!("muted until {}", crate::model::rfc3339(&until)),
+        );
+    }
+
+    // Where this root cause is tracked: a merge target, the stored issue, the body marker.
+    let target = tracked
+        .and_then(|t| t.merged_into.or(t.issue))
+        .and_then(|n| by_number.get(&n).copied())
+        .or_else(|| {
+            issues
+                .iter()
+                .filter(|i| i.fingerprint.as_deref() == Some(rc.fingerprint.as_str()))
+                .min_by_key(|i| (i.state != IssueState::Open, i.number))
+        });
+    let target = match target {
+        Some(t) => Some((t, false)),
+        None => adoptable(rc, issues, adopted).map(|i| (i, true)),
+    };
+    let Some((issue, adopt)) = target else {
+        return Action::new(ActionKind::Create, None, "new root cause");
+    };
+    let risen = tracked
+        .and_then(|t| t.priority)
+        .is_some_and(|p| rc.priority < p);
+    match issue.state {
+        IssueState::Open => {
+            if !adopt
+                && !risen
+                && let Some(last) = tracked.and_then(|t| t.last_comment_at)
+                && now - last < config.comment_cooldown.0
+            {
+                return Action::new(
+                    ActionKind::None,
+                    Some(issue.number),
+                    format!(
+                        "commented at {}; comment_cooldown is {}",
+                        crate::model::rfc3339(&last),
+                        crate::config::format_span(config.comment_cooldown.0)
+                    ),
+                );
+            }
+            let mut a = Action::new(
+                ActionKind::Comment,
+                Some(issue.number),
+                if adopt {
+                    "adopts the open issue that already tracks this error"
+                } else if risen {
+                    "priority rose"
+                } else {
+                    "still happening"
+                },
+            );
+            a.raise_priority = risen;
+            a.adopt = adopt;
+            a
+        }
+        IssueState::ClosedCompleted if config.reopen_closed => {
+            let mut a = Action::new(ActionKind::Reopen, Some(issue.number), "regressed");
+            a.raise_priority = risen;
+            a
+        }
+        IssueState::ClosedCompleted => Action::new(
+            ActionKind::None,
+            Some(issue.number),
+            "closed as completed and reopen_closed is false",
+        ),
+        IssueState::ClosedNotPlanned => Action::new(
+            ActionKind::None,
+            Some(issue.number),
+            "closed as not planned: left closed",
+        ),
+    }
+}
+
+/// A human-filed open issue that plainly tracks the same error: its title holds the
+/// exception's `Type: message`.
+fn adoptable<'a>(
+    rc: &RootCause,
+    issues: &'a [KnownIssue],
+    adopted: &[u64],
+) -> Option<&'a KnownIssue> {
+    let e = rc.exception()?;
+    if e.message.trim().len() < 8 {
+        return None;
+    }
+    let needle = format!("{}: {}", e.kind, e.message.trim()).to_lowercase();
+    issues
+        .iter()
+        .filter(|i| {
+            i.fingerprint.is_none() && i.state == IssueState::Open && !adopted.contains(&i.number)
+        })
+        .filter(|i| i.title.to_lowercase().contains(&needle))
+        .min_by_key(|i| i.number)
+}

@@ -1,0 +1,122 @@
+//! Markdown safety: log text never turns into markup. No @-mentions, no `#123` cross-links, no
+//! fence or HTML comment that closes early or fakes the App's marker.
+
+/// A zero-width space: breaks a mention or a reference without changing what a reader sees.
+const ZWSP: char = '\u{200B}';
+
+/// Neutralises HTML comments, which could hide text or fake the fingerprint marker.
+fn break_comments(text: &str) -> String {
+    text.replace("<!--", "<!\u{200B}--").replace("-->", "--\u{200B}>")
+}
+
+/// Text shown as markdown (titles, sentences): specials escaped, mentions and references
+/// broken, HTML defused.
+pub fn inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '>' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '&' => out.push_str("&amp;"),
+            '@' | '#' => {
+                out.push(c);
+                out.push(ZWSP);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// An inline code span that no backtick in the text can close.
+pub fn code(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
+    let one_line = break_comments(&one_line);
+    let ticks = "`".repeat(longest_run(&one_line, '`') + 1);
+    // A space on each side keeps a leading or trailing backtick from joining the fence.
+    let pad = if one_line.starts_with('`') || one_line.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{one_line}{pad}{ticks}")
+}
+
+/// A fenced code block that no line of the text can close.
+pub fn fence(text: &str, lang: &str) -> String {
+    let body = break_comments(text.trim_end_matches('\n'));
+    let ticks = "`".repeat((longest_run(&body, '`') + 1).max(3));
+    format!("{ticks}{lang}\n{body}\n{ticks}")
+}
+
+/// Text inside a mermaid diagram label: quotes and brackets would end the label.
+pub fn mermaid_label(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '[' | '(' | '{' => '‹',
+            ']' | ')' | '}' => '›',
+            '<' => '‹',
+            '>' => '›',
+            '\n' | '\r' | '`' | '|' | ';' => ' ',
+            '@' | '#' => '·',
+            c => c,
+        })
+        .collect();
+    crate::analyze::cluster::truncate(&cleaned, 60)
+}
+
+fn longest_run(text: &str, ch: char) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for c in text.chars() {
+        if c == ch {
+            run += 1;
+            best = best.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_and_references_are_broken() {
+        let out = inline("ping @octocat about #123 and <!-- x -->");
+        assert!(!out.contains("@octocat"));
+        assert!(!out.contains("#123"));
+        assert!(!out.contains("<!--"));
+        assert!(out.contains("&lt;\\!--"));
+    }
+
+    #[test]
+    fn fences_and_spans_cannot_be_closed_from_inside() {
+        let evil = "```\n# not a heading\n```\n<!-- log-gardener:fingerprint=0000000000000000 -->";
+        let block = fence(evil, "text");
+        assert!(block.starts_with("````text\n"));
+        assert!(block.ends_with("\n````"));
+        assert!(!block.contains("<!-- log-gardener"));
+        let span = code("a `b` c");
+        assert_eq!(span, "``a `b` c``");
+        assert_eq!(code("`x"), "`` `x ``");
+    }
+
+    #[test]
+    fn mermaid_labels_stay_inside_their_node() {
+        let label = mermaid_label("GET /x\"] --> B[\"pwned");
+        assert!(!label.contains('"'));
+        assert!(!label.contains('['));
+        assert!(!label.contains(']'));
+    }
+}

@@ -1,0 +1,371 @@
+//! Reports: the JSON result of a sweep and the worklog, rendered with tera from `templates/`.
+//! Log text reaches markdown only through the filters of [`markdown`].
+
+pub mod markdown;
+
+use crate::analyze::cluster::{Role, in_app_path};
+use crate::analyze::{Analysis, Cluster, RootCause};
+use crate::config::format_span;
+use crate::model::{Window, rfc3339};
+use crate::plan::{Action, ActionKind};
+use chrono::{DateTime, Utc};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+/// Examples in reports are cut to this many characters.
+const EXAMPLE_CHARS: usize = 1_500;
+
+/// The JSON result of `sweep --format json` (SPEC section 2).
+pub fn json_result(analysis: &Analysis, actions: &[Action]) -> Value {
+    let by_severity: BTreeMap<&str, u64> = analysis
+        .totals
+        .by_severity
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| (s.name(), *n))
+        .collect();
+    let root_causes: Vec<Value> = analysis
+        .root_causes
+        .iter()
+        .zip(actions)
+        .map(|(rc, action)| {
+            json!({
+                "fingerprint": rc.fingerprint,
+                "title": rc.title,
+                "priority": rc.priority,
+                "service": rc.service,
+                "count": rc.count,
+                "first_seen": rc.first_seen.as_ref().map(rfc3339),
+                "last_seen": rc.last_seen.as_ref().map(rfc3339),
+                "clusters": rc.clusters.iter().map(|c| json!({
+                    "template": c.template,
+                    "count": c.stats.count,
+                    "severity": c.stats.severity().name(),
+                    "role": role_name(c),
+                    "examples": c.stats.examples.iter()
+                        .map(|e| crate::analyze::cluster::truncate(e, EXAMPLE_CHARS))
+                        .collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "action": {"kind": action.kind, "issue": action.issue},
+            })
+        })
+        .collect();
+    json!({
+        "window": analysis.window,
+        "services": analysis.services,
+        "totals": {
+            "entries": analysis.totals.entries,
+            "by_severity": by_severity,
+            "malformed": analysis.totals.malformed,
+        },
+        "root_causes": root_causes,
+    })
+}
+
+/// `cause` for the head of a root cause and errors folded into it, `symptom` for the rest.
+fn role_name(c: &Cluster) -> &'static str {
+    match c.role {
+        Role::Cause(_) | Role::FailureWarning => "cause",
+        Role::Symptom(_) | Role::Noise => "symptom",
+    }
+}
+
+/// What a cluster is, for a reader.
+fn role_words(c: &Cluster, head: bool) -> String {
+    match (head, c.role) {
+        (true, Role::Symptom(k)) => format!("symptom ({}), cause not in the logs", k.describe()),
+        (true, _) => "cause".to_string(),
+        (false, Role::Symptom(k)) => format!("symptom: {}", k.describe()),
+        (false, Role::Cause(_)) => "symptom: error raised while handling the cause".to_string(),
+        (false, Role::FailureWarning) => "symptom: warning raised while handling the cause".into(),
+        (false, Role::Noise) => "symptom".to_string(),
+    }
+}
+
+/// Where links in reports point.
+#[derive(Debug, Clone, Default)]
+pub struct Links {
+    /// `owner/name`, for links to the code.
+    pub repo: Option<String>,
+    /// The branch or commit the code links use.
+    pub git_ref: String,
+    pub source_root: String,
+    /// For links to the Cloud Logging console.
+    pub gcp_project: Option<String>,
+}
+
+impl Links {
+    /// A link to a file of the repository at a line.
+    pub fn code_url(&self, path: &str, line: Option<u32>) -> Option<String> {
+        let repo = self.repo.as_ref()?;
+        let git_ref = if self.git_ref.is_empty() {
+            "HEAD"
+        } else {
+            &self.git_ref
+        };
+        let path: String = path
+            .split('/')
+            .map(|p| utf8_percent_encode(p, NON_ALPHANUMERIC).to_string())
+            .collect::<Vec<_>>()
+            .join("/");
+        Some(match line {
+            Some(l) => format!("https://github.com/{repo}/blob/{git_ref}/{path}#L{l}"),
+            None => format!("https://github.com/{repo}/blob/{git_ref}/{path}"),
+        })
+    }
+
+    /// The same query in the Cloud Logging console.
+    pub fn console_url(&self, service: &str, window: &Window) -> Option<String> {
+        let project = self.gcp_project.as_ref()?;
+        let query = format!(
+            "resource.type=\"cloud_run_revision\"\nresource.labels.service_name=\"{service}\"\nseverity>=WARNING"
+        );
+        let range = format!("{}/{}", rfc3339(&window.start), rfc3339(&window.end));
+        Some(format!(
+            "https://console.cloud.google.com/logs/query;query={};timeRange={}?project={}",
+            utf8_percent_encode(&query, NON_ALPHANUMERIC),
+            utf8_percent_encode(&range, NON_ALPHANUMERIC),
+            utf8_percent_encode(project, NON_ALPHANUMERIC),
+        ))
+    }
+}
+
+/// A frame of the cause's stack, with its link.
+#[derive(Serialize)]
+struct FrameView {
+    path: String,
+    function: String,
+    line: Option<u32>,
+    url: Option<String>,
+    in_app: bool,
+}
+
+fn frames(rc: &RootCause, links: &Links) -> Vec<FrameView> {
+    let Some(e) = rc.exception() else {
+        return Vec::new();
+    };
+    e.frames
+        .iter()
+        .map(|f| {
+            let app = in_app_path(f, &links.source_root);
+            FrameView {
+                url: app.as_deref().and_then(|p| links.code_url(p, f.line)),
+                in_app: app.is_some(),
+                path: app.unwrap_or_else(|| f.file.clone()),
+                function: f.function.clone(),
+                line: f.line,
+            }
+        })
+        .collect()
+}
+
+/// Events over the window as a line of block characters, one per bucket.
+pub fn sparkline(minutes: &BTreeMap<i64, u64>, window: &Window, buckets: usize) -> String {
+    let start = window.start.timestamp().div_euclid(60);
+    let end = window.end.timestamp().div_euclid(60).max(start);
+    let span = (end - start + 1) as usize;
+    let buckets = buckets.min(span).max(1);
+    let mut counts = vec![0u64; buckets];
+    for (m, n) in minutes {
+        if *m < start || *m > end {
+            continue;
+        }
+        let i = ((*m - start) as usize * buckets / span).min(buckets - 1);
+        counts[i] += n;
+    }
+    let max = counts.iter().copied().max().unwrap_or(0).max(1);
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    counts
+        .iter()
+        .map(|&n| {
+            if n == 0 {
+                '·'
+            } else {
+                BARS[((n * 7).div_ceil(max)) as usize]
+            }
+        })
+        .collect()
+}
+
+/// Everything a template may show of one root cause, already redacted.
+pub fn root_cause_view(rc: &RootCause, window: &Window, links: &Links) -> Value {
+    let by_severity: Vec<Value> = rc
+        .by_severity()
+        .iter()
+        .rev()
+        .map(|(s, n)| json!({"name": s.name(), "count": n}))
+        .collect();
+    let clusters: Vec<Value> = rc
+        .clusters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({
+                "template": c.template,
+                "count": c.stats.count,
+                "severity": c.stats.severity().name(),
+                "role": role_name(c),
+                "role_words": role_words(c, i == 0),
+                "examples": c.stats.examples.iter()
+                    .take(if i == 0 { 2 } else { 1 })
+                    .map(|e| crate::analyze::cluster::truncate(e, EXAMPLE_CHARS))
+                    .collect::<Vec<_>>(),
+                "first_seen": c.stats.first_seen.as_ref().map(rfc3339),
+                "last_seen": c.stats.last_seen.as_ref().map(rfc3339),
+            })
+        })
+        .collect();
+    let minutes = rc.minutes();
+    json!({
+        "fingerprint": rc.fingerprint,
+        "title": rc.title,
+        "priority": rc.priority.label(),
+        "meaning": rc.priority.meaning(),
+        "service": rc.service,
+        "count": rc.count,
+        "first_seen": rc.first_seen.as_ref().map(rfc3339),
+        "last_seen": rc.last_seen.as_ref().map(rfc3339),
+        "reasons": rc.reasons,
+        "by_severity": by_severity,
+        "revisions": rc.revisions(),
+        "instances": rc.instances().len(),
+        "clusters": clusters,
+        "frames": frames(rc, links),
+        "has_cause": rc.has_cause(),
+        "sparkline": sparkline(&minutes, window, 30),
+        "console_url": links.console_url(&rc.service, window),
+        "chart": occurrences_chart(&minutes, window),
+    })
+}
+
+/// Occurrences over time, bucketed for a mermaid xychart: labels and counts.
+fn occurrences_chart(minutes: &BTreeMap<i64, u64>, window: &Window) -> Value {
+    let start = window.start.timestamp().div_euclid(60);
+    let end = window.end.timestamp().div_euclid(60).max(start);
+    let span = end - start + 1;
+    let step = (span as f64 / 12.0).ceil().max(1.0) as i64;
+    let mut labels = Vec::new();
+    let mut counts = Vec::new();
+    let mut m = start;
+    while m <= end {
+        let n: u64 = minutes.range(m..m + step).map(|(_, n)| n).sum();
+        let label = DateTime::<Utc>::from_timestamp(m * 60, 0)
+            .map(|t| t.format("%H:%M").to_string())
+            .unwrap_or_default();
+        labels.push(label);
+        counts.push(n);
+        m += step;
+    }
+    let max = counts.iter().copied().max().unwrap_or(0);
+    json!({"labels": labels, "counts": counts, "max": max.max(1)})
+}
+
+/// Renders templates with the markdown-safety filters registered.
+pub struct Renderer {
+    tera: tera::Tera,
+}
+
+impl Renderer {
+    pub fn new() -> Result<Self, tera::Error> {
+        let mut tera = tera::Tera::default();
+        tera.add_raw_templates([
+            ("worklog.md", include_str!("../../templates/worklog.md")),
+            ("issue.md", include_str!("../../templates/issue.md")),
+            ("comment.md", include_str!("../../templates/comment.md")),
+        ])?;
+        tera.autoescape_on(vec![]);
+        tera.register_filter("md", text_filter(markdown::inline));
+        tera.register_filter("code", text_filter(markdown::code));
+        tera.register_filter("mermaid", text_filter(markdown::mermaid_label));
+        tera.register_filter(
+            "fence",
+            |v: &Value, args: &HashMap<String, Value>| -> tera::Result<Value> {
+                let lang = args.get("lang").and_then(Value::as_str).unwrap_or("text");
+                Ok(Value::String(markdown::fence(&value_text(v), lang)))
+            },
+        );
+        Ok(Renderer { tera })
+    }
+
+    pub fn render(&self, name: &str, context: &Value) -> Result<String, tera::Error> {
+        let context = tera::Context::from_value(context.clone())?;
+        self.tera.render(name, &context)
+    }
+
+    /// The worklog of a sweep.
+    pub fn worklog(
+        &self,
+        analysis: &Analysis,
+        actions: &[Action],
+        links: &Links,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<String, tera::Error> {
+        let root_causes: Vec<Value> = analysis
+            .root_causes
+            .iter()
+            .zip(actions)
+            .map(|(rc, a)| {
+                let mut v = root_cause_view(rc, &analysis.window, links);
+                v["action"] = action_view(a, dry_run);
+                v
+            })
+            .collect();
+        let t = &analysis.totals;
+        let by_severity: Vec<Value> = t
+            .by_severity
+            .iter()
+            .rev()
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, n)| json!({"name": s.name(), "count": n}))
+            .collect();
+        let filed = actions.iter().filter(|a| a.kind != ActionKind::None).count();
+        let context = json!({
+            "generated_at": rfc3339(&now),
+            "span": format_span(analysis.window.duration()),
+            "window": {"start": rfc3339(&analysis.window.start), "end": rfc3339(&analysis.window.end)},
+            "services": analysis.services,
+            "totals": {
+                "entries": t.entries, "events": t.events, "malformed": t.malformed,
+                "outside_window": t.outside_window, "below_min_severity": t.below_min_severity,
+                "by_severity": by_severity,
+            },
+            "root_causes": root_causes,
+            "written": filed,
+            "dry_run": dry_run,
+            "repo": links.repo,
+        });
+        self.render("worklog.md", &context)
+    }
+}
+
+fn action_view(a: &Action, dry_run: bool) -> Value {
+    let verb = match (a.kind, dry_run) {
+        (ActionKind::Create, true) => "would file a new issue",
+        (ActionKind::Create, false) => "filed a new issue",
+        (ActionKind::Comment, true) if a.adopt => "would adopt and comment on",
+        (ActionKind::Comment, false) if a.adopt => "adopted and commented on",
+        (ActionKind::Comment, true) => "would comment on",
+        (ActionKind::Comment, false) => "commented on",
+        (ActionKind::Reopen, true) => "would reopen",
+        (ActionKind::Reopen, false) => "reopened",
+        (ActionKind::None, _) => "nothing written",
+    };
+    json!({"kind": a.kind, "issue": a.issue, "verb": verb, "reason": a.reason})
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn text_filter(
+    f: fn(&str) -> String,
+) -> impl Fn(&Value, &HashMap<String, Value>) -> tera::Result<Value> + Sync + Send {
+    move |v: &Value, _: &HashMap<String, Value>| Ok(Value::String(f(&value_text(v))))
+}

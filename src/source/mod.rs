@@ -1,0 +1,8 @@
+//! Where entries come from: log files, and Cloud Logging through Google's official client.
+
+pub mod file;
+pub mod logentry;
+
+pub use file::{Format, Malformed, ReadSummary, read_entries};
+pub use logentry::entry_from_json;
+pub mod cloud;
