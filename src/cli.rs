@@ -266,11 +266,17 @@ async fn sweep(args: SweepArgs) -> CliResult {
         gcp_project: args.project.clone().or(config.gcp_project.clone()),
     };
     let actions: Vec<Action> = match (&args.repo, crate::github::Credentials::from_env()) {
-        (Some(repo), Some(credentials)) => {
-            crate::github::sweep_repo(repo, credentials, &analysis, &config, &links, args.dry_run, now)
-                .await
-                .map_err(|e| CliError::failed(format!("{repo}: {e:#}")))?
-        }
+        (Some(repo), Some(credentials)) => crate::github::sweep_repo(
+            repo,
+            credentials,
+            &analysis,
+            &config,
+            &links,
+            args.dry_run,
+            now,
+        )
+        .await
+        .map_err(|e| CliError::failed(format!("{repo}: {e:#}")))?,
         (Some(repo), None) => {
             eprintln!(
                 "note: no GITHUB_TOKEN or APP_ID/PRIVATE_KEY: the plan for {repo} is printed, nothing is written"
@@ -279,7 +285,8 @@ async fn sweep(args: SweepArgs) -> CliResult {
         }
         (None, _) => plan::plan(&analysis.root_causes, &[], &HashMap::new(), &config, now),
     };
-    let dry_run = args.dry_run || args.repo.is_none() || crate::github::Credentials::from_env().is_none();
+    let dry_run =
+        args.dry_run || args.repo.is_none() || crate::github::Credentials::from_env().is_none();
     let output = match args.format {
         OutputFormat::Json => {
             let mut s = serde_json::to_string_pretty(&report::json_result(&analysis, &actions))
@@ -350,14 +357,20 @@ pub fn sweep_file(
         BufReader::with_capacity(1 << 16, counting),
         |entry| {
             entries += 1;
-            if progress && entries.is_multiple_of(4096) && last_report.elapsed() > Duration::from_millis(250) {
+            if progress
+                && entries.is_multiple_of(4096)
+                && last_report.elapsed() > Duration::from_millis(250)
+            {
                 last_report = Instant::now();
                 let bytes = read.load(Ordering::Relaxed);
                 let pct = size
                     .filter(|s| *s > 0)
                     .map(|s| format!(" ({:.0}%)", bytes as f64 * 100.0 / s as f64))
                     .unwrap_or_default();
-                eprint!("\rreading {path}: {entries} entries, {} MB{pct}   ", bytes >> 20);
+                eprint!(
+                    "\rreading {path}: {entries} entries, {} MB{pct}   ",
+                    bytes >> 20
+                );
             }
             let wanted = services.is_empty()
                 || entry

@@ -51,7 +51,9 @@ pub struct Span(pub chrono::Duration);
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        parse_duration(&text).map(Span).map_err(serde::de::Error::custom)
+        parse_duration(&text)
+            .map(Span)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -99,9 +101,9 @@ impl<'de> Deserialize<'de> for ServiceSpec {
             #[serde(default)]
             filter: String,
         }
-        match Form::deserialize(d).map_err(|_| {
-            serde::de::Error::custom("each service is a name or {name, filter}")
-        })? {
+        match Form::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("each service is a name or {name, filter}"))?
+        {
             Form::Name(name) => Ok(ServiceSpec {
                 name,
                 filter: String::new(),
@@ -216,11 +218,21 @@ impl Config {
         let config: Config = if text.trim().is_empty() {
             Config::default()
         } else {
-            serde_norway::from_str(text).map_err(|e| ConfigError {
-                location: e
+            let de = serde_norway::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let key = e.path().to_string();
+                let inner = e.into_inner();
+                let at = inner
                     .location()
-                    .map(|l| format!("line {} column {}", l.line(), l.column())),
-                message: e.to_string(),
+                    .map(|l| format!("line {} column {}", l.line(), l.column()));
+                ConfigError {
+                    location: match (key.as_str(), at) {
+                        (".", at) => at,
+                        (key, Some(at)) => Some(format!("{key} ({at})")),
+                        (key, None) => Some(key.to_string()),
+                    },
+                    message: inner.to_string(),
+                }
             })?
         };
         config.check()?;
@@ -229,20 +241,28 @@ impl Config {
 
     /// Values that parse but cannot be used.
     fn check(&self) -> Result<(), ConfigError> {
-        let err = |key: String, message: String| Err(ConfigError {
-            location: Some(key),
-            message,
-        });
+        let err = |key: String, message: String| {
+            Err(ConfigError {
+                location: Some(key),
+                message,
+            })
+        };
         for (i, pattern) in self.redact.iter().enumerate() {
             if let Err(e) = regex::Regex::new(pattern) {
-                return err(format!("redact[{i}]"), format!("not a regular expression: {e}"));
+                return err(
+                    format!("redact[{i}]"),
+                    format!("not a regular expression: {e}"),
+                );
             }
         }
         if self.window.0 <= chrono::Duration::zero() {
             return err("window".into(), "must be longer than 0s".into());
         }
         if self.window.0 > chrono::Duration::days(30) {
-            return err("window".into(), "at most 30d (Cloud Logging keeps 30 days)".into());
+            return err(
+                "window".into(),
+                "at most 30d (Cloud Logging keeps 30 days)".into(),
+            );
         }
         if self.comment_cooldown.0 < chrono::Duration::zero() {
             return err("comment_cooldown".into(), "must not be negative".into());

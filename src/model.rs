@@ -114,6 +114,17 @@ impl HttpRequest {
         };
         rest.split(['?', '#']).next().unwrap_or(rest)
     }
+
+    /// `GET /health 503`: the message of a request log that has no payload.
+    pub fn summary(&self) -> String {
+        let status = self.status.map(|s| s.to_string()).unwrap_or_default();
+        format!(
+            "{} {} {}",
+            self.method.as_deref().unwrap_or("-"),
+            self.path(),
+            status
+        )
+    }
 }
 
 /// One log entry, normalised from any source.
@@ -249,10 +260,7 @@ mod tests {
     #[test]
     fn durations_parse_and_name_their_problem() {
         assert_eq!(parse_duration("1h"), Ok(chrono::Duration::hours(1)));
-        assert_eq!(
-            parse_duration("1h30m"),
-            Ok(chrono::Duration::minutes(90))
-        );
+        assert_eq!(parse_duration("1h30m"), Ok(chrono::Duration::minutes(90)));
         assert_eq!(parse_duration("7d"), Ok(chrono::Duration::days(7)));
         assert!(parse_duration("10").unwrap_err().contains("needs a unit"));
         assert!(parse_duration("3y").unwrap_err().contains("unknown unit"));

@@ -130,7 +130,10 @@ fn plan_one(
         return Action::new(
             ActionKind::None,
             None,
-            format!("{} is not in file_priorities: reported here only", rc.priority),
+            format!(
+                "{} is not in file_priorities: reported here only",
+                rc.priority
+            ),
         );
     }
     let tracked = state.get(&rc.fingerprint);

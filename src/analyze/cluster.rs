@@ -148,7 +148,10 @@ impl ClusterStats {
         if let Some(t) = at {
             self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
             self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
-            *self.minutes.entry(t.timestamp().div_euclid(60)).or_default() += 1;
+            *self
+                .minutes
+                .entry(t.timestamp().div_euclid(60))
+                .or_default() += 1;
             if let Some(instance) = instance {
                 let nanos = t.timestamp_nanos_opt().unwrap_or(i64::MAX);
                 let key = (hash_str(instance), t.timestamp().div_euclid(60));
@@ -313,8 +316,10 @@ static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 static HEALTH_PATH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^/(?:_ah/)?(?:health|healthz|healthcheck|ready|readyz|livez|live|ping|status)/?$")
-        .unwrap()
+    Regex::new(
+        r"(?i)^/(?:_ah/)?(?:health|healthz|healthcheck|ready|readyz|livez|live|ping|status)/?$",
+    )
+    .unwrap()
 });
 
 /// Whether a request path is a health check.
@@ -464,13 +469,46 @@ mod tests {
     #[test]
     fn requests_classify_by_status_and_path() {
         let mut health = ClusterStats::new("svc");
-        health.record("GET /health 503", Severity::Error, 1, None, None, None, None, Some((503, true)));
-        assert_eq!(classify("GET /health 503", &health), Role::Symptom(SymptomKind::HealthCheck));
+        health.record(
+            "GET /health 503",
+            Severity::Error,
+            1,
+            None,
+            None,
+            None,
+            None,
+            Some((503, true)),
+        );
+        assert_eq!(
+            classify("GET /health 503", &health),
+            Role::Symptom(SymptomKind::HealthCheck)
+        );
         let mut api = ClusterStats::new("svc");
-        api.record("GET /api 500", Severity::Error, 1, None, None, None, None, Some((500, false)));
-        assert_eq!(classify("GET /api 500", &api), Role::Symptom(SymptomKind::ServerError));
+        api.record(
+            "GET /api 500",
+            Severity::Error,
+            1,
+            None,
+            None,
+            None,
+            None,
+            Some((500, false)),
+        );
+        assert_eq!(
+            classify("GET /api 500", &api),
+            Role::Symptom(SymptomKind::ServerError)
+        );
         let mut ok = ClusterStats::new("svc");
-        ok.record("GET /api 404", Severity::Warning, 1, None, None, None, None, Some((404, false)));
+        ok.record(
+            "GET /api 404",
+            Severity::Warning,
+            1,
+            None,
+            None,
+            None,
+            None,
+            Some((404, false)),
+        );
         assert_eq!(classify("GET /api 404", &ok), Role::Noise);
     }
 
@@ -478,7 +516,10 @@ mod tests {
     fn warnings_without_failure_are_noise() {
         let warning = stats_with(Severity::Warning);
         assert_eq!(
-            classify("/app/x.py:3: DeprecationWarning: pkg_resources is deprecated as an API", &warning),
+            classify(
+                "/app/x.py:3: DeprecationWarning: pkg_resources is deprecated as an API",
+                &warning
+            ),
             Role::Noise
         );
         assert_eq!(
@@ -503,10 +544,16 @@ mod tests {
             Some("netra_backend/app/main.py")
         );
         assert_eq!(
-            in_app_path(&frame("/usr/local/lib/python3.11/site-packages/uvicorn/main.py"), "/app"),
+            in_app_path(
+                &frame("/usr/local/lib/python3.11/site-packages/uvicorn/main.py"),
+                "/app"
+            ),
             None
         );
-        assert_eq!(in_app_path(&frame("<frozen importlib._bootstrap>"), "/app"), None);
+        assert_eq!(
+            in_app_path(&frame("<frozen importlib._bootstrap>"), "/app"),
+            None
+        );
     }
 
     #[test]

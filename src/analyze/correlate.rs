@@ -1,8 +1,8 @@
 //! Correlation: clusters that are one failure become one root cause, a cause with its symptoms.
 //! Evidence is what the entries share: service, instance and minute, trace, and who came first.
 
-use super::cluster::{CauseKind, ClusterStats, Role};
 use super::Cluster;
+use super::cluster::{CauseKind, ClusterStats, Role};
 use std::collections::HashMap;
 
 /// A symptom joins the cause it co-occurs with at least this often.
@@ -16,7 +16,10 @@ const FOLLOW_PRECEDENCE: f64 = 0.8;
 pub fn correlate(clusters: Vec<Cluster>) -> Vec<Vec<Cluster>> {
     let mut by_service: HashMap<String, Vec<Cluster>> = HashMap::new();
     for c in clusters {
-        by_service.entry(c.stats.service.clone()).or_default().push(c);
+        by_service
+            .entry(c.stats.service.clone())
+            .or_default()
+            .push(c);
     }
     let mut services: Vec<_> = by_service.into_iter().collect();
     services.sort_by(|a, b| a.0.cmp(&b.0));
@@ -89,10 +92,13 @@ fn correlate_service(mut clusters: Vec<Cluster>) -> Vec<Vec<Cluster>> {
     let orphans: Vec<usize> = (0..n)
         .filter(|&i| matches!(clusters[i].role, Role::Symptom(_)) && parent[i].is_none())
         .collect();
-    if let Some(&head) = orphans
-        .iter()
-        .max_by(|&&a, &&b| clusters[a].stats.count.cmp(&clusters[b].stats.count).then(b.cmp(&a)))
-    {
+    if let Some(&head) = orphans.iter().max_by(|&&a, &&b| {
+        clusters[a]
+            .stats
+            .count
+            .cmp(&clusters[b].stats.count)
+            .then(b.cmp(&a))
+    }) {
         is_root[head] = true;
         for &i in &orphans {
             if i != head {
@@ -127,7 +133,10 @@ fn correlate_service(mut clusters: Vec<Cluster>) -> Vec<Vec<Cluster>> {
 /// their traces.
 fn follows(cause: &Cluster, later: &Cluster) -> bool {
     if let Some(e) = &cause.stats.exception
-        && e.raised_while_handling.iter().any(|r| later.template.starts_with(r.as_str()) || r.starts_with(later.template.trim_end_matches("<*>")))
+        && e.raised_while_handling.iter().any(|r| {
+            later.template.starts_with(r.as_str())
+                || r.starts_with(later.template.trim_end_matches("<*>"))
+        })
     {
         return true;
     }
@@ -176,9 +185,7 @@ fn instance_co_occurrence(a: &ClusterStats, b: &ClusterStats) -> f64 {
     let hits = a
         .contexts
         .keys()
-        .filter(|(inst, minute)| {
-            (-1..=1).any(|d| b.contexts.contains_key(&(*inst, minute + d)))
-        })
+        .filter(|(inst, minute)| (-1..=1).any(|d| b.contexts.contains_key(&(*inst, minute + d))))
         .count();
     hits as f64 / a.contexts.len() as f64
 }

@@ -21,7 +21,10 @@ mod tests {
     fn sixteen_lowercase_hex_digits_that_depend_on_service_and_signature() {
         let f = fingerprint("api", "exc:KeyError");
         assert_eq!(f.len(), 16);
-        assert!(f.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            f.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_eq!(f, fingerprint("api", "exc:KeyError"));
         assert_ne!(f, fingerprint("worker", "exc:KeyError"));
         assert_ne!(f, fingerprint("api", "exc:ValueError"));

@@ -15,7 +15,9 @@ pub mod traceback;
 use crate::config::{Config, Priority, Thresholds};
 use crate::model::{LogEntry, Severity, Window};
 use chrono::{DateTime, Utc};
-use cluster::{ClusterStats, Role, classify, in_app_path, is_health_path, missing_module, truncate};
+use cluster::{
+    ClusterStats, Role, classify, in_app_path, is_health_path, missing_module, truncate,
+};
 use redact::Redactor;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use traceback::{Event, Exception, Joiner};
@@ -53,14 +55,16 @@ pub struct RootCause {
 impl RootCause {
     /// The cause's exception, when the cause is one.
     pub fn exception(&self) -> Option<&Exception> {
-        self.clusters.first().and_then(|c| c.stats.exception.as_ref())
+        self.clusters
+            .first()
+            .and_then(|c| c.stats.exception.as_ref())
     }
 
     /// Whether the first cluster is a real cause (not a symptom whose cause is not logged).
     pub fn has_cause(&self) -> bool {
         self.clusters
             .first()
-            .is_some_and(|c| matches!(c.role, Role::Cause(_) | Role::FailureWarning))
+            .is_some_and(|c| !matches!(c.role, Role::Symptom(_)))
     }
 
     /// Events per severity over all clusters.
@@ -75,11 +79,17 @@ impl RootCause {
     }
 
     pub fn revisions(&self) -> BTreeSet<String> {
-        self.clusters.iter().flat_map(|c| c.stats.revisions.iter().cloned()).collect()
+        self.clusters
+            .iter()
+            .flat_map(|c| c.stats.revisions.iter().cloned())
+            .collect()
     }
 
     pub fn instances(&self) -> BTreeSet<String> {
-        self.clusters.iter().flat_map(|c| c.stats.instances.iter().cloned()).collect()
+        self.clusters
+            .iter()
+            .flat_map(|c| c.stats.instances.iter().cloned())
+            .collect()
     }
 
     /// Events per minute, over all clusters.
@@ -168,7 +178,7 @@ pub struct Analyzer {
 struct Clusters {
     miner: miner::Miner,
     by_template: HashMap<(String, u32), ClusterStats>,
-    by_exception: HashMap<String, ClusterStats>,
+    by_signature: HashMap<String, ClusterStats>,
     source_root: String,
 }
 
@@ -184,7 +194,7 @@ impl Analyzer {
             clusters: Clusters {
                 miner: miner::Miner::new(),
                 by_template: HashMap::new(),
-                by_exception: HashMap::new(),
+                by_signature: HashMap::new(),
                 source_root,
             },
             totals: Totals::default(),
@@ -351,11 +361,26 @@ impl Clusters {
         let stats = match &exception {
             Some(e) => {
                 let key = format!("{service}\n{}", exception_signature(e, &self.source_root));
-                self.by_exception.entry(key).or_insert_with(|| {
+                self.by_signature.entry(key).or_insert_with(|| {
                     let mut s = ClusterStats::new(&service);
                     s.exception = Some(e.clone());
                     s
                 })
+            }
+            None if entry
+                .http
+                .as_ref()
+                .is_some_and(|h| h.summary() == entry.message) =>
+            {
+                // A request log: its route and status are its template, ids masked.
+                let h = entry
+                    .http
+                    .as_ref()
+                    .map(request_template)
+                    .unwrap_or_default();
+                self.by_signature
+                    .entry(format!("{service}\nrequest:{h}"))
+                    .or_insert_with(|| ClusterStats::new(&service))
             }
             None => {
                 let key = self.miner.add(first_line(&entry.message));
@@ -399,7 +424,7 @@ impl Clusters {
                 stats,
             });
         }
-        for (key, stats) in self.by_exception {
+        for (key, stats) in self.by_signature {
             let e = stats.exception.clone();
             let template = match &e {
                 Some(e) if !e.message.is_empty() => {
@@ -412,18 +437,44 @@ impl Clusters {
                     format!("{}: {}", e.kind, message)
                 }
                 Some(e) => e.kind.clone(),
-                None => String::new(),
+                None => key
+                    .split_once("\nrequest:")
+                    .map_or_else(String::new, |(_, r)| r.to_string()),
             };
             let example = stats.examples.first().cloned().unwrap_or_default();
             out.push(Cluster {
                 role: classify(&example, &stats),
-                signature: key.split_once('\n').map_or(key.clone(), |(_, s)| s.to_string()),
+                signature: key
+                    .split_once('\n')
+                    .map_or(key.clone(), |(_, s)| s.to_string()),
                 template,
                 stats,
             });
         }
         out
     }
+}
+
+/// `GET /api/users/<*> 500`: method, path with its ids masked, status.
+fn request_template(h: &crate::model::HttpRequest) -> String {
+    let path: Vec<String> = h
+        .path()
+        .split('/')
+        .map(|seg| {
+            if seg.is_empty() {
+                String::new()
+            } else {
+                miner::mask(seg)
+            }
+        })
+        .collect();
+    let status = h.status.map(|s| s.to_string()).unwrap_or_default();
+    format!(
+        "{} {} {}",
+        h.method.as_deref().unwrap_or("-"),
+        path.join("/"),
+        status
+    )
 }
 
 /// What makes two exceptions one cluster: the type, the missing module of an import error,

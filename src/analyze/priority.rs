@@ -60,10 +60,17 @@ pub fn prioritise(
     let errors: u64 = clusters
         .iter()
         .filter(|c| matches!(c.role, Role::Cause(_) | Role::Symptom(_)))
-        .map(|c| c.stats.by_severity.range(Severity::Error..).map(|(_, n)| n).sum::<u64>())
+        .map(|c| {
+            c.stats
+                .by_severity
+                .range(Severity::Error..)
+                .map(|(_, n)| n)
+                .sum::<u64>()
+        })
         .sum();
     let server_errors: u64 = clusters.iter().map(|c| c.stats.server_errors()).sum();
-    if failing && (errors >= thresholds.repeated_errors || server_errors >= thresholds.repeated_errors)
+    if failing
+        && (errors >= thresholds.repeated_errors || server_errors >= thresholds.repeated_errors)
     {
         reasons.push(format!(
             "{errors} errors in the window while the service keeps running"

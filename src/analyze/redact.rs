@@ -12,8 +12,14 @@ const RULES: &[(&str, &str)] = &[
         r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
         "[REDACTED PRIVATE KEY]",
     ),
-    (r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", MASK),
-    (r"(?i)\b(?P<scheme>bearer|basic|token)\s+[A-Za-z0-9\-._~+/]{8,}=*", "$scheme [REDACTED]"),
+    (
+        r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
+        MASK,
+    ),
+    (
+        r"(?i)\b(?P<scheme>bearer|basic|token)\s+[A-Za-z0-9\-._~+/]{8,}=*",
+        "$scheme [REDACTED]",
+    ),
     (r"\bAIza[0-9A-Za-z_\-]{30,}", MASK),
     (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", MASK),
     (r"\bgh[pousr]_[A-Za-z0-9]{20,}", MASK),
@@ -104,7 +110,17 @@ mod tests {
         for case in cases {
             let out = r(case);
             assert!(out.contains("[REDACTED]"), "{case} -> {out}");
-            for secret in ["abcdef0123456789", "dXNlcjpw", "eyJzdWIi", "AIzaSy", "AKIAIOS", "ghp_a", "ghs_16", "github_pat_11", "xoxb-1"] {
+            for secret in [
+                "abcdef0123456789",
+                "dXNlcjpw",
+                "eyJzdWIi",
+                "AIzaSy",
+                "AKIAIOS",
+                "ghp_a",
+                "ghs_16",
+                "github_pat_11",
+                "xoxb-1",
+            ] {
                 assert!(!out.contains(secret), "{case} leaked {secret}: {out}");
             }
         }
@@ -116,24 +132,39 @@ mod tests {
             r("connect postgres://app:s3cr3t@db.internal:5432/app failed"),
             "connect postgres://app:[REDACTED]@db.internal:5432/app failed"
         );
-        assert_eq!(r("login password=hunter2 user=bob"), "login password=[REDACTED] user=bob");
-        assert_eq!(r(r#"{"api_key": "abc123"}"#), r#"{"api_key": "[REDACTED]"}"#);
+        assert_eq!(
+            r("login password=hunter2 user=bob"),
+            "login password=[REDACTED] user=bob"
+        );
+        assert_eq!(
+            r(r#"{"api_key": "abc123"}"#),
+            r#"{"api_key": "[REDACTED]"}"#
+        );
         assert_eq!(r("mail to jane.doe@example.com now"), "mail to [EMAIL] now");
         let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY-----";
         assert_eq!(r(&format!("k={key} end")), "k=[REDACTED PRIVATE KEY] end");
-        assert_eq!(r("-----BEGIN PRIVATE KEY-----\nMIIE cut"), "[REDACTED PRIVATE KEY]");
+        assert_eq!(
+            r("-----BEGIN PRIVATE KEY-----\nMIIE cut"),
+            "[REDACTED PRIVATE KEY]"
+        );
     }
 
     #[test]
     fn ordinary_text_is_left_alone() {
         let text = "ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'";
-        assert!(matches!(Redactor::default().redact(text), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            Redactor::default().redact(text),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
     fn configured_patterns_are_masked_and_bad_ones_rejected() {
         let redactor = Redactor::new(&["cust-[0-9]{6}".to_string()]).unwrap();
-        assert_eq!(redactor.redact("order for cust-123456"), "order for [REDACTED]");
+        assert_eq!(
+            redactor.redact("order for cust-123456"),
+            "order for [REDACTED]"
+        );
         assert!(Redactor::new(&["(unclosed".to_string()]).is_err());
     }
 }

@@ -39,9 +39,8 @@ pub struct Event {
 
 static PY_FRAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"^\s*File "([^"]+)", line (\d+)(?:, in (.+))?"#).unwrap());
-static JAVA_FRAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s+at ([\w$.<>/]+)\(([^:)]*)(?::(\d+))?\)\s*$").unwrap()
-});
+static JAVA_FRAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s+at ([\w$.<>/]+)\(([^:)]*)(?::(\d+))?\)\s*$").unwrap());
 static NODE_FRAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s+at (?:(?:async )?(.+?) \()?([^\s()]+?):(\d+):(\d+)\)?\s*$").unwrap()
 });
@@ -58,9 +57,8 @@ static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 /// After frames, Python's last line may name any class (`ImproperlyConfigured: …`).
-static PY_LAST_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)(?::\s?(.*))?$").unwrap()
-});
+static PY_LAST_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)(?::\s?(.*))?$").unwrap());
 
 const PY_START: &str = "Traceback (most recent call last):";
 const CHAIN_MARKERS: [&str; 2] = [
@@ -107,6 +105,9 @@ fn line_kind(line: &str) -> LineKind {
     LineKind::Other
 }
 
+/// One stream of lines: service, instance and log name (stderr and stdout are apart).
+type StreamKey = (Option<String>, Option<String>, Option<String>);
+
 /// Lines of one stream that may belong to one traceback, gathered until it ends.
 struct Run {
     entries: Vec<LogEntry>,
@@ -122,7 +123,7 @@ const MAX_RUN: usize = 2_000;
 /// other instances' lines interleave.
 #[derive(Default)]
 pub struct Joiner {
-    open: HashMap<(Option<String>, Option<String>, Option<String>), Run>,
+    open: HashMap<StreamKey, Run>,
     previous: Option<DateTime<Utc>>,
     ascending: u64,
     descending: u64,
@@ -157,10 +158,13 @@ impl Joiner {
             entry.log_name.clone(),
         );
         let single_line = !entry.message.contains('\n') && entry.stack_trace.is_none();
-        let kind = if single_line {
-            line_kind(&entry.message)
-        } else {
+        let kind = if !single_line {
             LineKind::Other
+        } else if entry.message.trim().is_empty() && self.open.contains_key(&key) {
+            // Blank lines separate the parts of a chained traceback.
+            LineKind::Continuation
+        } else {
+            line_kind(&entry.message)
         };
         if kind == LineKind::Other {
             if let Some(run) = self.open.remove(&key) {
@@ -279,7 +283,11 @@ fn join(lines: &[LogEntry]) -> Event {
             .map(|e| e.message.as_str())
             .collect::<Vec<_>>()
             .join("\n");
-        entry.severity = lines.iter().map(|e| e.severity).max().unwrap_or(entry.severity);
+        entry.severity = lines
+            .iter()
+            .map(|e| e.severity)
+            .max()
+            .unwrap_or(entry.severity);
     }
     let exception = parse_exception(&entry.message);
     Event {
@@ -302,10 +310,10 @@ fn single_event(entry: LogEntry) -> Event {
 /// chains resolve to the innermost cause.
 pub fn parse_exception(text: &str) -> Option<Exception> {
     let lines: Vec<&str> = text.lines().collect();
-    if lines.iter().any(|l| l.trim() == PY_START) {
-        if let Some(e) = parse_python(&lines) {
-            return Some(e);
-        }
+    if lines.iter().any(|l| l.trim() == PY_START)
+        && let Some(e) = parse_python(&lines)
+    {
+        return Some(e);
     }
     if let Some(e) = parse_rust(&lines) {
         return Some(e);
@@ -472,7 +480,9 @@ fn parse_rust(lines: &[&str]) -> Option<Exception> {
         .find_map(|(i, l)| RUST_PANIC.captures(l).map(|c| (i, c)))?;
     let message = match c.get(2) {
         Some(m) => m.as_str().to_string(),
-        None => lines.get(i + 1).map_or(String::new(), |l| l.trim().to_string()),
+        None => lines
+            .get(i + 1)
+            .map_or(String::new(), |l| l.trim().to_string()),
     };
     Some(Exception {
         kind: "panic".to_string(),
@@ -519,7 +529,10 @@ ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'";
     fn python_traceback_gives_type_message_and_frames() {
         let e = parse_exception(PYTHON).unwrap();
         assert_eq!(e.kind, "ModuleNotFoundError");
-        assert_eq!(e.message, "No module named 'netra_backend.app.services.monitoring'");
+        assert_eq!(
+            e.message,
+            "No module named 'netra_backend.app.services.monitoring'"
+        );
         assert_eq!(e.frames.len(), 2);
         assert_eq!(e.frames[1].line, Some(23));
         assert_eq!(e.frames[1].function, "<module>");
@@ -537,7 +550,10 @@ ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'";
         let tracebacks: Vec<_> = events.iter().filter(|e| e.exception.is_some()).collect();
         assert_eq!(tracebacks.len(), 1, "{events:#?}");
         assert_eq!(tracebacks[0].entries, 6);
-        assert_eq!(tracebacks[0].exception.as_ref().unwrap().kind, "ModuleNotFoundError");
+        assert_eq!(
+            tracebacks[0].exception.as_ref().unwrap().kind,
+            "ModuleNotFoundError"
+        );
         assert_eq!(events.len(), 1 + 6 + 1);
     }
 
@@ -568,7 +584,11 @@ ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'";
     #[test]
     fn two_tracebacks_in_a_row_stay_two_events() {
         let mut entries: Vec<_> = PYTHON.lines().map(|l| line(l, "a", 0)).collect();
-        entries.push(line("RuntimeError: Failed to setup enhanced middleware", "a", 1));
+        entries.push(line(
+            "RuntimeError: Failed to setup enhanced middleware",
+            "a",
+            1,
+        ));
         let events = run(entries);
         assert_eq!(events.len(), 2, "{events:#?}");
         assert_eq!(events[1].exception.as_ref().unwrap().kind, "RuntimeError");
@@ -588,7 +608,10 @@ ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'";
         // And the same when the chain arrives one line an entry.
         let events = run(text.lines().map(|l| line(l, "a", 0)).collect());
         assert_eq!(events.len(), 1, "{events:#?}");
-        assert_eq!(events[0].exception.as_ref().unwrap().kind, "ModuleNotFoundError");
+        assert_eq!(
+            events[0].exception.as_ref().unwrap().kind,
+            "ModuleNotFoundError"
+        );
     }
 
     #[test]
@@ -644,7 +667,10 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace";
     #[test]
     fn ordinary_lines_are_not_exceptions() {
         assert_eq!(parse_exception("GET /health 200"), None);
-        assert_eq!(parse_exception("Listening at: http://0.0.0.0:8000 (1)"), None);
+        assert_eq!(
+            parse_exception("Listening at: http://0.0.0.0:8000 (1)"),
+            None
+        );
         assert!(parse_exception("RuntimeError: boom").is_some());
     }
 }

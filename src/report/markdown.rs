@@ -6,7 +6,8 @@ const ZWSP: char = '\u{200B}';
 
 /// Neutralises HTML comments, which could hide text or fake the fingerprint marker.
 fn break_comments(text: &str) -> String {
-    text.replace("<!--", "<!\u{200B}--").replace("-->", "--\u{200B}>")
+    text.replace("<!--", "<!\u{200B}--")
+        .replace("-->", "--\u{200B}>")
 }
 
 /// Text shown as markdown (titles, sentences): specials escaped, mentions and references

@@ -39,11 +39,11 @@ pub fn json_result(analysis: &Analysis, actions: &[Action]) -> Value {
                 "count": rc.count,
                 "first_seen": rc.first_seen.as_ref().map(rfc3339),
                 "last_seen": rc.last_seen.as_ref().map(rfc3339),
-                "clusters": rc.clusters.iter().map(|c| json!({
+                "clusters": rc.clusters.iter().enumerate().map(|(i, c)| json!({
                     "template": c.template,
                     "count": c.stats.count,
                     "severity": c.stats.severity().name(),
-                    "role": role_name(c),
+                    "role": role_name(c, i == 0),
                     "examples": c.stats.examples.iter()
                         .map(|e| crate::analyze::cluster::truncate(e, EXAMPLE_CHARS))
                         .collect::<Vec<_>>(),
@@ -64,11 +64,12 @@ pub fn json_result(analysis: &Analysis, actions: &[Action]) -> Value {
     })
 }
 
-/// `cause` for the head of a root cause and errors folded into it, `symptom` for the rest.
-fn role_name(c: &Cluster) -> &'static str {
-    match c.role {
-        Role::Cause(_) | Role::FailureWarning => "cause",
-        Role::Symptom(_) | Role::Noise => "symptom",
+/// `cause` for the head of a root cause (unless it is a symptom whose cause is not in the
+/// logs), `symptom` for everything that follows from it.
+fn role_name(c: &Cluster, head: bool) -> &'static str {
+    match (head, c.role) {
+        (true, Role::Symptom(_)) | (false, _) => "symptom",
+        (true, _) => "cause",
     }
 }
 
@@ -206,7 +207,7 @@ pub fn root_cause_view(rc: &RootCause, window: &Window, links: &Links) -> Value 
                 "template": c.template,
                 "count": c.stats.count,
                 "severity": c.stats.severity().name(),
-                "role": role_name(c),
+                "role": role_name(c, i == 0),
                 "role_words": role_words(c, i == 0),
                 "examples": c.stats.examples.iter()
                     .take(if i == 0 { 2 } else { 1 })
@@ -321,7 +322,10 @@ impl Renderer {
             .filter(|(_, n)| **n > 0)
             .map(|(s, n)| json!({"name": s.name(), "count": n}))
             .collect();
-        let filed = actions.iter().filter(|a| a.kind != ActionKind::None).count();
+        let filed = actions
+            .iter()
+            .filter(|a| a.kind != ActionKind::None)
+            .count();
         let context = json!({
             "generated_at": rfc3339(&now),
             "span": format_span(analysis.window.duration()),

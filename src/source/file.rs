@@ -237,7 +237,8 @@ pub fn entry_from_text(line: &str) -> LogEntry {
 fn leading_timestamp(text: &str) -> Option<(DateTime<Utc>, &str)> {
     let token_end = text.find(' ').unwrap_or(text.len());
     let first = &text[..token_end];
-    if let Ok(t) = DateTime::parse_from_rfc3339(first.trim_start_matches('[').trim_end_matches(']')) {
+    if let Ok(t) = DateTime::parse_from_rfc3339(first.trim_start_matches('[').trim_end_matches(']'))
+    {
         return Some((t.with_timezone(&Utc), &text[token_end..]));
     }
     // `2025-09-15 21:48:03,123` and `2025-09-15 21:48:03.123` (Python's logging, log4j).
@@ -276,8 +277,7 @@ mod tests {
     fn read(text: &str) -> (ReadSummary, Vec<LogEntry>, Vec<Malformed>) {
         let mut entries = Vec::new();
         let mut bad = Vec::new();
-        let summary =
-            read_entries(text.as_bytes(), |e| entries.push(e), |m| bad.push(m)).unwrap();
+        let summary = read_entries(text.as_bytes(), |e| entries.push(e), |m| bad.push(m)).unwrap();
         (summary, entries, bad)
     }
 

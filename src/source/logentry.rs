@@ -43,7 +43,9 @@ fn parse_timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
             DateTime::from_timestamp(seconds, u32::try_from(nanos).unwrap_or(0))
                 .ok_or_else(|| format!("timestamp {seconds}s is out of range"))
         }
-        other => Err(format!("timestamp {other} is neither text nor {{seconds, nanos}}")),
+        other => Err(format!(
+            "timestamp {other} is neither text nor {{seconds, nanos}}"
+        )),
     }
 }
 
@@ -90,7 +92,14 @@ fn json_payload_message(payload: &Map<String, Value>) -> String {
 
 /// A stack trace that a structured logger put beside the message.
 fn json_payload_stack_trace(payload: &Map<String, Value>) -> Option<String> {
-    for key in ["stack_trace", "stackTrace", "exception", "exc_info", "traceback", "stack"] {
+    for key in [
+        "stack_trace",
+        "stackTrace",
+        "exception",
+        "exc_info",
+        "traceback",
+        "stack",
+    ] {
         if let Some(Value::String(s)) = payload.get(key)
             && !s.trim().is_empty()
         {
@@ -98,10 +107,7 @@ fn json_payload_stack_trace(payload: &Map<String, Value>) -> Option<String> {
         }
     }
     match payload.get("error") {
-        Some(Value::Object(err)) => err
-            .get("stack")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        Some(Value::Object(err)) => err.get("stack").and_then(Value::as_str).map(str::to_string),
         _ => None,
     }
 }
@@ -156,9 +162,7 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
         proto_payload_message(payload)
     } else if let Some(h) = &http {
         // Cloud Run request logs carry no payload when the request went through.
-        let path = h.path();
-        let status = h.status.map(|s| s.to_string()).unwrap_or_default();
-        format!("{} {} {}", h.method.as_deref().unwrap_or("-"), path, status)
+        h.summary()
     } else {
         return Err("entry has no textPayload, jsonPayload, protoPayload or httpRequest".into());
     };
@@ -275,8 +279,8 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let err = entry_from_json(&json!({"textPayload": "x", "timestamp": "yesterday"}))
-            .unwrap_err();
+        let err =
+            entry_from_json(&json!({"textPayload": "x", "timestamp": "yesterday"})).unwrap_err();
         assert!(err.contains("timestamp"), "{err}");
         let err = entry_from_json(&json!({"severity": "ERROR"})).unwrap_err();
         assert!(err.contains("no textPayload"), "{err}");
