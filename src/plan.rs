@@ -66,6 +66,7 @@ pub struct KnownIssue {
     pub state: IssueState,
     /// The fingerprint in the body's marker, for issues the App filed.
     pub fingerprint: Option<String>,
+    pub labels: Vec<String>,
 }
 
 /// What the App remembers of a fingerprint.
