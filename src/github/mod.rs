@@ -119,6 +119,15 @@ impl App {
         Ok(App { app })
     }
 
+    /// The App's slug (`@slug` in comments, `slug[bot]` as the author of its comments).
+    pub async fn slug(&self) -> anyhow::Result<String> {
+        let v: Value = retry(true, || self.app.get("/app", None::<&()>)).await?;
+        v["slug"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("GET /app answered without a slug"))
+    }
+
     /// A client acting as one installation.
     pub fn installation(&self, id: u64) -> anyhow::Result<Octocrab> {
         Ok(self.app.installation(InstallationId(id))?)
@@ -273,6 +282,16 @@ impl Repo {
         let route = self.route(&format!("/issues/{number}"));
         match retry(true, || self.gh.get::<Value, _, _>(&route, None::<&()>)).await {
             Ok(v) => Ok(known_issue(&v)),
+            Err(e) if matches!(status_of(&e), Some(404) | Some(410)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The body of an issue.
+    pub async fn issue_body(&self, number: u64) -> anyhow::Result<Option<String>> {
+        let route = self.route(&format!("/issues/{number}"));
+        match retry(true, || self.gh.get::<Value, _, _>(&route, None::<&()>)).await {
+            Ok(v) => Ok(v["body"].as_str().map(str::to_string)),
             Err(e) if matches!(status_of(&e), Some(404) | Some(410)) => Ok(None),
             Err(e) => Err(e),
         }

@@ -1,6 +1,377 @@
-//! The GitHub App server.
+//! The GitHub App (`log-gardener serve`): webhooks in, durable jobs, a worker that sweeps and
+//! writes issues, an internal scheduler, and the operational endpoints (SPEC section 3).
 
-/// Runs `serve` with its configuration from the environment.
-pub async fn serve_from_env(_listen: Option<String>) -> anyhow::Result<()> {
-    anyhow::bail!("the server is not built yet")
+pub mod commands;
+pub mod jobs;
+pub mod sweep;
+pub mod webhook;
+
+use crate::github::App;
+use crate::metrics;
+use crate::report::Renderer;
+use crate::source::cloud::{CloudLogging, GcpAuth};
+use crate::store::Store;
+use anyhow::{Context, anyhow};
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::Duration;
+use webhook::{VerifiedWebhook, WebhookSecret};
+
+/// The server's configuration, from the environment (names as Probot's).
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub app_id: u64,
+    pub private_key: String,
+    pub webhook_secret: String,
+    pub github_api_url: String,
+    pub logging_endpoint: Option<String>,
+    pub gcp_auth: GcpAuth,
+    pub database_url: String,
+    pub listen: String,
+    /// `None`: the internal scheduler is off.
+    pub sweep_interval: Option<Duration>,
+    /// `None`: `POST /api/sweep` is disabled.
+    pub sweep_token: Option<String>,
+    /// Base of the backoff of failed jobs.
+    pub job_backoff: Duration,
+    /// Attempts of a job before it fails for good.
+    pub job_attempts: i64,
+    /// How long a worker holds a job before another may take it.
+    pub job_lease: chrono::Duration,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("app_id", &self.app_id)
+            .field("github_api_url", &self.github_api_url)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("sweep_interval", &self.sweep_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A database URL without its password, for logs.
+fn redact_url(url: &str) -> String {
+    crate::analyze::redact::Redactor::default().redact(url).into_owned()
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn required(name: &str) -> anyhow::Result<String> {
+    env(name).ok_or_else(|| anyhow!("{name} is required"))
+}
+
+impl ServerConfig {
+    /// Reads the environment; an error names the variable.
+    pub fn from_env(listen: Option<String>) -> anyhow::Result<ServerConfig> {
+        let app_id = required("APP_ID")?
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("APP_ID must be a number"))?;
+        let private_key = crate::github::private_key_from_env()?;
+        let webhook_secret = required("WEBHOOK_SECRET")?;
+        let listen = listen.unwrap_or_else(|| {
+            format!(
+                "{}:{}",
+                env("HOST").unwrap_or_else(|| "0.0.0.0".into()),
+                env("PORT").unwrap_or_else(|| "3000".into())
+            )
+        });
+        let sweep_interval = match env("SWEEP_INTERVAL").as_deref() {
+            None => Some(Duration::from_secs(3600)),
+            Some("off") => None,
+            Some(text) => {
+                let d = crate::model::parse_duration(text)
+                    .map_err(|e| anyhow!("SWEEP_INTERVAL: {e}"))?;
+                Some(d.to_std().map_err(|_| anyhow!("SWEEP_INTERVAL must be positive"))?)
+            }
+        };
+        Ok(ServerConfig {
+            app_id,
+            private_key,
+            webhook_secret,
+            github_api_url: crate::github::api_url_from_env(),
+            logging_endpoint: env("GCP_LOGGING_ENDPOINT"),
+            gcp_auth: GcpAuth::parse(&env("GCP_AUTH").unwrap_or_default())?,
+            database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://log-gardener.db".into()),
+            listen,
+            sweep_interval,
+            sweep_token: env("SWEEP_TOKEN"),
+            job_backoff: Duration::from_millis(
+                env("JOB_BACKOFF_MS").and_then(|v| v.parse().ok()).unwrap_or(5_000),
+            ),
+            job_attempts: 5,
+            job_lease: chrono::Duration::minutes(10),
+        })
+    }
+}
+
+/// What every handler and job shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ServerConfig>,
+    pub store: Store,
+    pub app: App,
+    pub logging: CloudLogging,
+    pub renderer: Arc<Renderer>,
+    pub secret: WebhookSecret,
+    /// This process, in leases and logs.
+    pub worker_id: String,
+    /// Wakes the worker when a job is queued.
+    pub wake: Arc<tokio::sync::Notify>,
+    /// The App's slug, for `@slug` commands and to know its own comments.
+    pub slug: Option<String>,
+}
+
+impl FromRef<AppState> for WebhookSecret {
+    fn from_ref(state: &AppState) -> WebhookSecret {
+        state.secret.clone()
+    }
+}
+
+impl AppState {
+    pub async fn new(config: ServerConfig) -> anyhow::Result<AppState> {
+        let store = Store::connect(&config.database_url).await?;
+        let app = App::new(&config.github_api_url, config.app_id, &config.private_key)?;
+        let logging = CloudLogging::new(config.logging_endpoint.as_deref(), config.gcp_auth).await?;
+        let slug = app.slug().await.ok();
+        Ok(AppState {
+            secret: WebhookSecret(Arc::new(config.webhook_secret.clone())),
+            config: Arc::new(config),
+            store,
+            app,
+            logging,
+            renderer: Arc::new(Renderer::new()?),
+            worker_id: format!(
+                "{}-{}",
+                std::process::id(),
+                Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_007
+            ),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            slug,
+        })
+    }
+}
+
+/// The HTTP routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/github/webhooks", post(webhook_handler))
+        .route("/api/sweep", post(sweep_handler))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_handler))
+        .with_state(state)
+}
+
+/// Events the App acts on; others are answered 200 and dropped.
+const HANDLED: [&str; 5] = [
+    "issue_comment",
+    "installation",
+    "installation_repositories",
+    "issues",
+    "ping",
+];
+
+async fn webhook_handler(State(state): State<AppState>, hook: VerifiedWebhook) -> Response {
+    if !HANDLED.contains(&hook.event.as_str()) {
+        return (StatusCode::OK, "event ignored").into_response();
+    }
+    let payload = serde_json::json!({
+        "event": hook.event,
+        "delivery": hook.delivery,
+        "body": hook.payload,
+    });
+    match state
+        .store
+        .accept_delivery(&hook.delivery, &hook.event, &payload, Utc::now())
+        .await
+    {
+        Ok(true) => {
+            metrics::WEBHOOKS.inc();
+            state.wake.notify_one();
+            (StatusCode::ACCEPTED, "queued").into_response()
+        }
+        Ok(false) => (StatusCode::OK, "delivery already received").into_response(),
+        Err(e) => {
+            // Not stored: 5xx makes GitHub (or the operator's redelivery) send it again.
+            tracing::error!(error = %e, delivery = %hook.delivery, "could not store a delivery");
+            (StatusCode::SERVICE_UNAVAILABLE, "could not store the delivery").into_response()
+        }
+    }
+}
+
+/// `Authorization: Bearer $SWEEP_TOKEN`, compared in constant time.
+fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
+    let Some(given) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (a, b) = (given.trim().as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn sweep_handler(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(token) = state.config.sweep_token.as_deref() else {
+        return (StatusCode::NOT_FOUND, "POST /api/sweep is disabled: SWEEP_TOKEN is not set")
+            .into_response();
+    };
+    if !bearer_ok(&headers, token) {
+        return (StatusCode::UNAUTHORIZED, "a valid Authorization: Bearer token is required")
+            .into_response();
+    }
+    match jobs::enqueue_scheduled_sweeps(&state, "api").await {
+        Ok(n) => {
+            state.wake.notify_one();
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(serde_json::json!({"queued": n})),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not queue sweeps");
+            (StatusCode::SERVICE_UNAVAILABLE, "could not queue the sweeps").into_response()
+        }
+    }
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.store.ping().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+    }
+}
+
+async fn metrics_handler(State(state): State<AppState>) -> Response {
+    let jobs = state.store.job_counts().await.unwrap_or_default();
+    let mut series: Vec<(String, i64)> = ["queued", "running", "done", "failed"]
+        .iter()
+        .map(|s| (format!("status=\"{s}\""), jobs.get(*s).copied().unwrap_or(0)))
+        .collect();
+    series.sort();
+    let body = metrics::render(&[("log_gardener_jobs", "Jobs in the queue by status.", series)]);
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        body,
+    )
+        .into_response()
+}
+
+/// Resolves once shutdown is asked for (or the sender is gone).
+pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A running server: its address and a handle to stop it (tests run several).
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub state: AppState,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets the worker finish its job, and waits.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Stops at once, as a crash would: jobs in flight are left to their lease.
+    pub fn kill(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Starts the server, its worker and its scheduler on `listener`.
+pub async fn start(config: ServerConfig, listener: tokio::net::TcpListener) -> anyhow::Result<Running> {
+    let state = AppState::new(config).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, watch) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let mut stop = watch.clone();
+    let app = router(state.clone());
+    tasks.push(tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            stopped(&mut stop).await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    }));
+    tasks.push(tokio::spawn(jobs::worker(state.clone(), watch.clone())));
+    if let Some(interval) = state.config.sweep_interval {
+        tasks.push(tokio::spawn(jobs::scheduler(state.clone(), interval, watch.clone())));
+    }
+    let sync = state.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = jobs::sync_installations(&sync).await {
+            tracing::warn!(error = %format!("{e:#}"), "could not list the App's installations at start-up");
+        }
+    }));
+    Ok(Running {
+        addr,
+        state,
+        shutdown,
+        tasks,
+    })
+}
+
+/// `log-gardener serve`.
+pub async fn serve_from_env(listen: Option<String>) -> anyhow::Result<()> {
+    let config = ServerConfig::from_env(listen)?;
+    tracing::info!(?config, "starting");
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let running = start(config, listener).await?;
+    tracing::info!(addr = %running.addr, "listening");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
 }

@@ -1,0 +1,446 @@
+//! The durable job queue's worker and scheduler, and what each job does: webhook events
+//! (commands, installations, issue state) and sweeps.
+
+use super::AppState;
+use super::commands::{self, Command, HELP};
+use super::sweep::{Trigger, UserError, repo_config, run_sweep};
+use crate::config::format_span;
+use crate::github::{Repo, fingerprint_in};
+use crate::metrics;
+use crate::store::Job;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Queues a sweep of every installed repository, once per repository and interval slot, so
+/// that several replicas' schedulers (or Cloud Scheduler calling twice) queue it once.
+pub async fn enqueue_scheduled_sweeps(state: &AppState, kind: &str) -> anyhow::Result<usize> {
+    let now = Utc::now();
+    let slot_secs = state
+        .config
+        .sweep_interval
+        .map_or(3600, |d| d.as_secs().max(1)) as i64;
+    let slot = now.timestamp() / slot_secs;
+    let mut queued = 0;
+    for (repo, installation) in state.store.installations().await? {
+        let payload = json!({"repo": repo, "installation": installation, "trigger": kind});
+        // The API may be called again within a slot (Cloud Scheduler retries): one sweep.
+        let key = format!("sweep:{repo}:{kind}:{slot}");
+        if state.store.enqueue("sweep", &payload, Some(&key), now).await? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// Lists the App's installations from the API (at start-up: events may have been missed).
+pub async fn sync_installations(state: &AppState) -> anyhow::Result<()> {
+    let now = Utc::now();
+    for (installation, repos) in state.app.installations().await? {
+        for repo in repos {
+            state
+                .store
+                .add_installation(&repo, installation as i64, now)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Queues sweeps every `interval` until shutdown.
+pub async fn scheduler(
+    state: AppState,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate: wait a full interval after start-up instead.
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                match enqueue_scheduled_sweeps(&state, "schedule").await {
+                    Ok(n) if n > 0 => state.wake.notify_one(),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "could not queue scheduled sweeps"),
+                }
+            }
+            _ = super::stopped(&mut stop) => return,
+        }
+    }
+}
+
+/// Takes jobs until shutdown; a job in flight is finished first.
+pub async fn worker(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let claimed = state
+            .store
+            .claim(&state.worker_id, state.config.job_lease, Utc::now())
+            .await;
+        match claimed {
+            Ok(Some(job)) => run_job(&state, job).await,
+            Ok(None) => {
+                tokio::select! {
+                    _ = state.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = super::stopped(&mut stop) => return,
+                }
+            }
+            Err(e) => {
+                // The database went away: wait and try again; nothing is lost.
+                tracing::warn!(error = %format!("{e:#}"), "cannot take a job");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn run_job(state: &AppState, job: Job) {
+    let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts);
+    let _guard = span.enter();
+    let result = match job.kind.as_str() {
+        "webhook" => handle_webhook(state, &job.payload).await,
+        "sweep" => handle_sweep_job(state, &job.payload).await,
+        other => Err(anyhow::anyhow!("unknown job kind {other}")),
+    };
+    let now = Utc::now();
+    let outcome = match result {
+        Ok(()) => {
+            metrics::JOBS_DONE.inc();
+            state.store.finish_job(job.id, now).await
+        }
+        Err(e) => {
+            let error = format!("{e:#}");
+            if job.attempts >= state.config.job_attempts {
+                metrics::JOBS_FAILED.inc();
+                tracing::error!(%error, "job failed for good");
+                state.store.fail_job(job.id, &error, None, now).await
+            } else {
+                metrics::JOBS_RETRIED.inc();
+                let wait = state.config.job_backoff * 2u32.pow((job.attempts as u32).saturating_sub(1).min(8));
+                tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "job failed; retrying");
+                let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                state.store.fail_job(job.id, &error, Some(at), now).await
+            }
+        }
+    };
+    if let Err(e) = outcome {
+        // The lease runs out and another worker takes the job again.
+        tracing::error!(error = %format!("{e:#}"), "could not record a job's outcome");
+    }
+}
+
+async fn handle_sweep_job(state: &AppState, payload: &Value) -> anyhow::Result<()> {
+    let repo = payload["repo"].as_str().unwrap_or_default();
+    let installation = payload["installation"].as_u64().unwrap_or_default();
+    let kind = match payload["trigger"].as_str() {
+        Some("api") => "api",
+        _ => "schedule",
+    };
+    match run_sweep(state, repo, installation, Trigger::Scheduled(kind), Utc::now()).await {
+        Ok(outcome) => {
+            if let Some(reason) = outcome.skipped {
+                tracing::info!(repo, %reason, "sweep skipped");
+            }
+            Ok(())
+        }
+        // A repository without (valid) configuration is idle, not failing.
+        Err(e) if e.downcast_ref::<UserError>().is_some() => {
+            tracing::info!(repo, reason = %e, "not swept");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn repo_of(body: &Value) -> Option<String> {
+    body["repository"]["full_name"].as_str().map(str::to_string)
+}
+
+fn installation_of(body: &Value) -> Option<u64> {
+    body["installation"]["id"].as_u64()
+}
+
+async fn handle_webhook(state: &AppState, payload: &Value) -> anyhow::Result<()> {
+    let event = payload["event"].as_str().unwrap_or_default();
+    let body = &payload["body"];
+    let action = body["action"].as_str().unwrap_or_default();
+    let now = Utc::now();
+    match (event, action) {
+        ("installation", "created" | "new_permissions_accepted" | "unsuspend") => {
+            let id = installation_of(body).unwrap_or_default() as i64;
+            for r in body["repositories"].as_array().into_iter().flatten() {
+                if let Some(name) = r["full_name"].as_str() {
+                    state.store.add_installation(name, id, now).await?;
+                }
+            }
+        }
+        ("installation", "deleted" | "suspend") => {
+            if let Some(id) = installation_of(body) {
+                state.store.remove_installation(id as i64).await?;
+            }
+        }
+        ("installation_repositories", _) => {
+            let id = installation_of(body).unwrap_or_default() as i64;
+            for r in body["repositories_added"].as_array().into_iter().flatten() {
+                if let Some(name) = r["full_name"].as_str() {
+                    state.store.add_installation(name, id, now).await?;
+                }
+            }
+            for r in body["repositories_removed"].as_array().into_iter().flatten() {
+                if let Some(name) = r["full_name"].as_str() {
+                    state.store.remove_installation_repo(name).await?;
+                }
+            }
+        }
+        ("issues", "closed" | "reopened") => {
+            if let (Some(repo), Some(number)) = (repo_of(body), body["issue"]["number"].as_u64()) {
+                let issue_state = match (action, body["issue"]["state_reason"].as_str()) {
+                    ("reopened", _) => "open",
+                    (_, Some("not_planned")) => "closed_not_planned",
+                    _ => "closed_completed",
+                };
+                state
+                    .store
+                    .set_issue_state(&repo, number, issue_state, now)
+                    .await?;
+            }
+        }
+        ("issue_comment", "created") => handle_comment(state, body).await?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Whether a comment was written by a bot (the App itself included): never a command.
+fn by_bot(body: &Value, slug: Option<&str>) -> bool {
+    let user = &body["comment"]["user"];
+    let login = user["login"].as_str().unwrap_or_default();
+    user["type"].as_str() == Some("Bot")
+        || login.ends_with("[bot]")
+        || slug.is_some_and(|s| login == format!("{s}[bot]"))
+}
+
+async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
+    if by_bot(body, state.slug.as_deref()) {
+        return Ok(());
+    }
+    let text = body["comment"]["body"].as_str().unwrap_or_default();
+    let parsed = commands::parse(text, state.slug.as_deref());
+    if parsed.is_empty() {
+        return Ok(());
+    }
+    let (Some(repo_name), Some(installation)) = (repo_of(body), installation_of(body)) else {
+        return Ok(());
+    };
+    let issue = body["issue"]["number"].as_u64().unwrap_or_default();
+    let comment_id = body["comment"]["id"].as_u64().unwrap_or_default();
+    let author = body["comment"]["user"]["login"].as_str().unwrap_or_default();
+    let repo = Repo::new(state.app.installation(installation)?, &repo_name)?;
+
+    let permission = repo.permission(author).await?;
+    if !matches!(permission.as_str(), "admin" | "maintain" | "write") {
+        repo.comment(
+            issue,
+            &format!("Sorry @{author}, only people with write, maintain or admin permission on this repository can run log-gardener commands."),
+        )
+        .await?;
+        return Ok(());
+    }
+    repo.react(comment_id, "eyes").await?;
+    let mut failed = false;
+    for command in parsed {
+        let reply = match command {
+            Err(e) => Err(UserError(format!(
+                "I could not read `{}`: {}.",
+                e.line.replace('`', "'"),
+                e.message
+            ))
+            .into()),
+            Ok(command) => {
+                run_command(state, &repo, installation, issue, command).await
+            }
+        };
+        match reply {
+            Ok(text) => {
+                repo.comment(issue, &text).await?;
+            }
+            Err(e) => {
+                failed = true;
+                let text = match e.downcast_ref::<UserError>() {
+                    Some(user) => format!("😕 {user}"),
+                    None => {
+                        // A bug or an outage: the details go to the logs, not to the issue.
+                        let reference = format!("{:x}", Utc::now().timestamp_millis());
+                        tracing::error!(error = %format!("{e:#}"), %reference, "command failed");
+                        format!("😕 Something went wrong while running this command (reference `{reference}`); it was logged. Try again later.")
+                    }
+                };
+                repo.comment(issue, &text).await?;
+            }
+        }
+    }
+    repo.react(comment_id, if failed { "confused" } else { "rocket" })
+        .await?;
+    Ok(())
+}
+
+async fn run_command(
+    state: &AppState,
+    repo: &Repo,
+    installation: u64,
+    issue: u64,
+    command: Command,
+) -> anyhow::Result<String> {
+    let now = Utc::now();
+    match command {
+        Command::Help => Ok(format!("**log-gardener commands**\n\n{HELP}")),
+        Command::Sweep { services, window } => {
+            sweep_reply(state, repo, installation, services, window, false, now).await
+        }
+        Command::DryRun { services, window } => {
+            sweep_reply(state, repo, installation, services, window, true, now).await
+        }
+        Command::Status => status(state, repo).await,
+        Command::Ignore { duration } => {
+            let fingerprint = tracked_fingerprint(state, repo, issue).await?;
+            let until = match duration {
+                Some(d) => now + d,
+                None => now + chrono::Duration::days(365 * 100),
+            };
+            state
+                .store
+                .mute(&repo.full_name, &fingerprint, until, now)
+                .await?;
+            Ok(match duration {
+                Some(d) => format!(
+                    "Muted: this root cause (`{fingerprint}`) is not commented on or filed for {}.",
+                    format_span(d)
+                ),
+                None => format!(
+                    "Muted: this root cause (`{fingerprint}`) is not commented on or filed again."
+                ),
+            })
+        }
+        Command::Merge { into } => {
+            if into == issue {
+                return Err(UserError("an issue cannot be merged into itself".into()).into());
+            }
+            let fingerprint = tracked_fingerprint(state, repo, issue).await?;
+            if repo.issue(into).await?.is_none() {
+                return Err(UserError(format!("there is no issue #{into} in {}", repo.full_name)).into());
+            }
+            state
+                .store
+                .merge(&repo.full_name, &fingerprint, into, now)
+                .await?;
+            Ok(format!(
+                "Merged: this root cause (`{fingerprint}`) is tracked on #{into} from now on."
+            ))
+        }
+    }
+}
+
+/// The fingerprint an issue tracks: the store's record, else the body's marker.
+async fn tracked_fingerprint(state: &AppState, repo: &Repo, issue: u64) -> anyhow::Result<String> {
+    if let Some(fp) = state.store.fingerprint_of(&repo.full_name, issue).await? {
+        return Ok(fp);
+    }
+    let body = repo.issue_body(issue).await?;
+    let fp = body
+        .as_deref().and_then(fingerprint_in).ok_or_else(|| {
+        UserError(format!(
+            "#{issue} is not an issue log-gardener tracks: run this command on one of its issues"
+        ))
+    })?;
+    // Remember it, so that mute and merge have a row to change.
+    let t = state.store.tracked(&repo.full_name).await?;
+    if !t.contains_key(&fp) {
+        state
+            .store
+            .record_issue(&repo.full_name, &fp, issue, "", crate::config::Priority::P3, 0, false, Utc::now())
+            .await?;
+    }
+    Ok(fp)
+}
+
+async fn sweep_reply(
+    state: &AppState,
+    repo: &Repo,
+    installation: u64,
+    services: Vec<String>,
+    window: Option<chrono::Duration>,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let outcome = run_sweep(
+        state,
+        &repo.full_name,
+        installation,
+        Trigger::Command {
+            services,
+            window,
+            dry_run,
+        },
+        now,
+    )
+    .await?;
+    if let Some(reason) = outcome.skipped {
+        return Err(UserError(format!("the sweep did not run: {reason}")).into());
+    }
+    let mut reply = outcome.worklog;
+    // A comment has GitHub's body limit too.
+    if reply.len() > 60_000 {
+        reply = crate::analyze::cluster::truncate(&reply, 55_000);
+    }
+    Ok(reply)
+}
+
+async fn status(state: &AppState, repo: &Repo) -> anyhow::Result<String> {
+    let config = repo_config(repo).await?;
+    let yaml = serde_norway::to_string(&config).unwrap_or_default();
+    let sweeps = state.store.last_sweeps(&repo.full_name, 5).await?;
+    let mut text = format!(
+        "**log-gardener status for {}**\n\nConfiguration in force (`{}`, defaults filled in):\n```yaml\n{}```\n",
+        repo.full_name,
+        crate::config::CONFIG_PATH,
+        yaml
+    );
+    text.push_str("\n**Last sweeps**\n\n");
+    if sweeps.is_empty() {
+        text.push_str("None yet.\n");
+    } else {
+        text.push_str("| finished | trigger | window | outcome |\n|---|---|---|---|\n");
+        for s in &sweeps {
+            text.push_str(&format!(
+                "| {} | {} | {} – {} | {}: {} |\n",
+                s.finished_at, s.trigger, s.window_start, s.window_end, s.outcome, s.summary
+            ));
+        }
+    }
+    let next = match (config.schedule, state.config.sweep_interval) {
+        (crate::config::Schedule::Off, _) => "none: `schedule: off`".to_string(),
+        (_, None) => "none from this server (SWEEP_INTERVAL=off); Cloud Scheduler may call /api/sweep".to_string(),
+        (_, Some(interval)) => {
+            let secs = interval.as_secs().max(1) as i64;
+            let next = (Utc::now().timestamp() / secs + 1) * secs;
+            DateTime::<Utc>::from_timestamp(next, 0)
+                .map(|t| format!("about {} (every {})", crate::model::rfc3339(&t), format_span(chrono::Duration::seconds(secs))))
+                .unwrap_or_default()
+        }
+    };
+    text.push_str(&format!("\n**Next scheduled sweep:** {next}\n"));
+    let failed = state.store.failed_jobs(3).await?;
+    if !failed.is_empty() {
+        text.push_str("\n**Failed jobs** (after all retries)\n\n");
+        for (id, error) in failed {
+            let error = crate::analyze::redact::Redactor::default().redact(&error).into_owned();
+            text.push_str(&format!("- job {id}: {}\n", crate::report::markdown::code(&error)));
+        }
+    }
+    Ok(text)
+}

@@ -1,0 +1,239 @@
+//! A sweep of one repository by the App: its configuration from the default branch, Cloud
+//! Logging per service, the plan against its issues and the store, the issues written, the
+//! cursor moved only when the whole window was read and the plan applied.
+
+use super::AppState;
+use crate::analyze::{Analysis, Options};
+use crate::config::{CONFIG_PATH, Config, Schedule, ServiceSpec};
+use crate::github::Repo;
+use crate::github::apply::{Target, apply, known_issues};
+use crate::metrics;
+use crate::model::Window;
+use crate::plan::{self, Action, ActionKind};
+use crate::report::Links;
+use crate::source::cloud::analyze_window;
+use chrono::{DateTime, Utc};
+
+/// Why a sweep runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// The scheduler or `POST /api/sweep`: from the cursor to now.
+    Scheduled(&'static str),
+    /// A `/gardener sweep` or `dry-run` command: a look-back window.
+    Command {
+        services: Vec<String>,
+        window: Option<chrono::Duration>,
+        dry_run: bool,
+    },
+}
+
+/// An error meant for the person who asked (a reply), not a bug.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UserError(pub String);
+
+/// What a sweep did.
+pub struct Outcome {
+    /// The worklog, one section per service.
+    pub worklog: String,
+    pub actions: Vec<Action>,
+    /// The sweep did not run (another replica holds the repository, or schedule is off).
+    pub skipped: Option<String>,
+}
+
+/// The repository's configuration; a user error when missing or invalid.
+pub async fn repo_config(repo: &Repo) -> anyhow::Result<Config> {
+    let text = repo.file(CONFIG_PATH).await?.ok_or_else(|| {
+        UserError(format!(
+            "log-gardener is installed on {} but idle: there is no `{CONFIG_PATH}` on the default branch. Add one (see the README) to start sweeping.",
+            repo.full_name
+        ))
+    })?;
+    Config::parse(&text).map_err(|e| UserError(format!("`{CONFIG_PATH}` is invalid: {e}")).into())
+}
+
+/// Sweeps a repository. Several replicas may call this at once: one sweeps, the others skip.
+pub async fn run_sweep(
+    state: &AppState,
+    repo_name: &str,
+    installation: u64,
+    trigger: Trigger,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Outcome> {
+    let repo = Repo::new(state.app.installation(installation)?, repo_name)?;
+    let config = repo_config(&repo).await?;
+    if matches!(trigger, Trigger::Scheduled(_)) && config.schedule == Schedule::Off {
+        return Ok(Outcome {
+            worklog: String::new(),
+            actions: Vec::new(),
+            skipped: Some("schedule: off".into()),
+        });
+    }
+    let project = config.gcp_project.clone().ok_or_else(|| {
+        UserError(format!("`{CONFIG_PATH}` has no `gcp_project`: the App does not know which project's logs to read"))
+    })?;
+    let lock = format!("sweep:{repo_name}");
+    let mut waited = 0;
+    while !state
+        .store
+        .try_lock(&lock, &state.worker_id, chrono::Duration::minutes(15), Utc::now())
+        .await?
+    {
+        if matches!(trigger, Trigger::Scheduled(_)) || waited >= 120 {
+            return Ok(Outcome {
+                worklog: String::new(),
+                actions: Vec::new(),
+                skipped: Some("another sweep of this repository is running".into()),
+            });
+        }
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let result = sweep_locked(state, &repo, &config, &project, &trigger, now).await;
+    if let Err(e) = state.store.unlock(&lock, &state.worker_id).await {
+        tracing::warn!(error = %e, "could not release the sweep lock; it expires by itself");
+    }
+    result
+}
+
+async fn sweep_locked(
+    state: &AppState,
+    repo: &Repo,
+    config: &Config,
+    project: &str,
+    trigger: &Trigger,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Outcome> {
+    let services: Vec<ServiceSpec> = match trigger {
+        Trigger::Command { services, .. } if !services.is_empty() => {
+            for s in services {
+                if !config.services.is_empty() && !config.services.iter().any(|c| &c.name == s) {
+                    return Err(UserError(format!(
+                        "`{s}` is not one of the configured services ({})",
+                        config.services.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+                    .into());
+                }
+            }
+            services
+                .iter()
+                .map(|name| {
+                    config.services.iter().find(|c| &c.name == name).cloned().unwrap_or(ServiceSpec {
+                        name: name.clone(),
+                        filter: String::new(),
+                    })
+                })
+                .collect()
+        }
+        _ => config.services.clone(),
+    };
+    let dry_run = matches!(trigger, Trigger::Command { dry_run: true, .. });
+    let links = Links {
+        repo: Some(repo.full_name.clone()),
+        git_ref: repo.default_branch().await.unwrap_or_else(|_| "HEAD".into()),
+        source_root: config.source_root.clone(),
+        gcp_project: Some(project.to_string()),
+    };
+    // One pass per service: each has its own cursor. With no services configured, one pass
+    // over every Cloud Run service of the project.
+    let passes: Vec<Option<ServiceSpec>> = if services.is_empty() {
+        vec![None]
+    } else {
+        services.into_iter().map(Some).collect()
+    };
+    let mut worklog = String::new();
+    let mut all_actions = Vec::new();
+    for service in passes {
+        let key = service.as_ref().map_or("*", |s| s.name.as_str()).to_string();
+        let window = match trigger {
+            Trigger::Scheduled(_) => {
+                let start = state
+                    .store
+                    .cursor(&repo.full_name, &key)
+                    .await?
+                    .unwrap_or(now - config.window.0)
+                    // Cloud Logging keeps 30 days; a cursor older than that reads what is left.
+                    .max(now - chrono::Duration::days(30));
+                Window { start, end: now }
+            }
+            Trigger::Command { window, .. } => Window {
+                start: now - window.unwrap_or(config.window.0),
+                end: now,
+            },
+        };
+        let analysis = analyze_window(
+            &state.logging,
+            project,
+            &service.iter().cloned().collect::<Vec<_>>(),
+            &config.filter,
+            window,
+            Options::from_config(config),
+            now,
+        )
+        .await?;
+        let tracked = state.store.tracked(&repo.full_name).await?;
+        let issues = known_issues(repo, &analysis, &tracked).await?;
+        let actions = plan::plan(&analysis.root_causes, &issues, &tracked, config, now);
+        let actions = if dry_run {
+            actions
+        } else {
+            apply(
+                &Target {
+                    repo,
+                    store: Some(&state.store),
+                    config,
+                    links: &links,
+                    renderer: &state.renderer,
+                },
+                &analysis,
+                actions,
+                now,
+            )
+            .await?
+        };
+        if matches!(trigger, Trigger::Scheduled(_)) {
+            state
+                .store
+                .advance_cursor(&repo.full_name, &key, window.end)
+                .await?;
+        }
+        metrics::SWEEPS.inc();
+        let summary = summary(&analysis, &actions);
+        state
+            .store
+            .record_sweep(
+                &repo.full_name,
+                match trigger {
+                    Trigger::Scheduled(kind) => kind,
+                    Trigger::Command { dry_run: true, .. } => "dry-run",
+                    Trigger::Command { .. } => "command",
+                },
+                window.start,
+                window.end,
+                "done",
+                &summary,
+                Utc::now(),
+            )
+            .await?;
+        worklog.push_str(&state.renderer.worklog(&analysis, &actions, &links, now, dry_run)?);
+        all_actions.extend(actions);
+    }
+    Ok(Outcome {
+        worklog,
+        actions: all_actions,
+        skipped: None,
+    })
+}
+
+/// One line about a sweep, for `/gardener status`.
+fn summary(analysis: &Analysis, actions: &[Action]) -> String {
+    let count = |k: ActionKind| actions.iter().filter(|a| a.kind == k).count();
+    format!(
+        "{} entries, {} root causes; {} created, {} commented, {} reopened",
+        analysis.totals.entries,
+        analysis.root_causes.len(),
+        count(ActionKind::Create),
+        count(ActionKind::Comment),
+        count(ActionKind::Reopen)
+    )
+}
