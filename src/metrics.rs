@@ -96,8 +96,15 @@ const ALL: [&Counter; 14] = [
     &LOGGING_RETRIES,
 ];
 
+/// A gauge the caller measures: name, help, and (labels, value) series.
+pub struct Gauge<'a> {
+    pub name: &'a str,
+    pub help: &'a str,
+    pub series: Vec<(String, i64)>,
+}
+
 /// The counters, plus gauges the caller adds (jobs by status), in Prometheus' text format.
-pub fn render(gauges: &[(&str, &str, Vec<(String, i64)>)]) -> String {
+pub fn render(gauges: &[Gauge<'_>]) -> String {
     let mut out = String::new();
     for c in ALL {
         out.push_str(&format!(
@@ -109,7 +116,7 @@ pub fn render(gauges: &[(&str, &str, Vec<(String, i64)>)]) -> String {
             c.get()
         ));
     }
-    for (name, help, series) in gauges {
+    for Gauge { name, help, series } in gauges {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
         for (labels, value) in series {
             if labels.is_empty() {

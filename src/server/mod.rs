@@ -263,7 +263,11 @@ async fn metrics_handler(State(state): State<AppState>) -> Response {
         .map(|s| (format!("status=\"{s}\""), jobs.get(*s).copied().unwrap_or(0)))
         .collect();
     series.sort();
-    let body = metrics::render(&[("log_gardener_jobs", "Jobs in the queue by status.", series)]);
+    let body = metrics::render(&[metrics::Gauge {
+        name: "log_gardener_jobs",
+        help: "Jobs in the queue by status.",
+        series,
+    }]);
     (
         [("content-type", "text/plain; version=0.0.4")],
         body,
