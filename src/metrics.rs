@@ -39,8 +39,7 @@ pub static WEBHOOKS_REJECTED: Counter = Counter::new(
     "log_gardener_webhooks_rejected_total",
     "Webhook deliveries refused for a missing or bad signature.",
 );
-pub static JOBS_DONE: Counter =
-    Counter::new("log_gardener_jobs_done_total", "Jobs that finished.");
+pub static JOBS_DONE: Counter = Counter::new("log_gardener_jobs_done_total", "Jobs that finished.");
 pub static JOBS_RETRIED: Counter = Counter::new(
     "log_gardener_jobs_retried_total",
     "Job attempts that failed and will be tried again.",
@@ -60,8 +59,10 @@ pub static ISSUES_COMMENTED: Counter = Counter::new(
     "log_gardener_issues_commented_total",
     "Update comments written on tracked issues.",
 );
-pub static ISSUES_REOPENED: Counter =
-    Counter::new("log_gardener_issues_reopened_total", "Issues reopened as regressed.");
+pub static ISSUES_REOPENED: Counter = Counter::new(
+    "log_gardener_issues_reopened_total",
+    "Issues reopened as regressed.",
+);
 pub static GITHUB_ERRORS: Counter = Counter::new(
     "log_gardener_github_errors_total",
     "GitHub API calls that failed (before any retry).",

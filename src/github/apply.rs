@@ -53,7 +53,12 @@ fn fit(render: impl Fn(usize) -> Result<String, tera::Error>) -> anyhow::Result<
     Ok(cut)
 }
 
-fn view(rc: &RootCause, analysis: &Analysis, links: &Links, example_chars: usize) -> serde_json::Value {
+fn view(
+    rc: &RootCause,
+    analysis: &Analysis,
+    links: &Links,
+    example_chars: usize,
+) -> serde_json::Value {
     let mut v = root_cause_view(rc, &analysis.window, links);
     if let Some(clusters) = v["clusters"].as_array_mut() {
         for c in clusters {
@@ -170,7 +175,10 @@ pub async fn known_issues(
         }
         // Issues the labels missed (a human removed them): the marker, through search.
         for issue in repo
-            .search(&format!("\"log-gardener:fingerprint={}\" in:body", rc.fingerprint))
+            .search(&format!(
+                "\"log-gardener:fingerprint={}\" in:body",
+                rc.fingerprint
+            ))
             .await?
         {
             found.entry(issue.number).or_insert(issue);
@@ -181,7 +189,10 @@ pub async fn known_issues(
                 .filter(|c| *c != '"')
                 .take(120)
                 .collect();
-            for issue in repo.search(&format!("is:open in:title \"{phrase}\"")).await? {
+            for issue in repo
+                .search(&format!("is:open in:title \"{phrase}\""))
+                .await?
+            {
                 found.entry(issue.number).or_insert(issue);
             }
         }

@@ -31,10 +31,7 @@ static MARKER: LazyLock<Regex> =
 /// The fingerprint of a body's marker (the last one: log text cannot fake it, see
 /// `report::markdown`, and the App writes its marker at the end).
 pub fn fingerprint_in(body: &str) -> Option<String> {
-    MARKER
-        .captures_iter(body)
-        .last()
-        .map(|c| c[1].to_string())
+    MARKER.captures_iter(body).last().map(|c| c[1].to_string())
 }
 
 /// How the App authenticates.
@@ -93,7 +90,16 @@ pub fn api_url_from_env() -> String {
         .unwrap_or_else(|| DEFAULT_API_URL.to_string())
 }
 
-fn builder(api_url: &str) -> anyhow::Result<octocrab::OctocrabBuilder<octocrab::NoSvc, octocrab::DefaultOctocrabBuilderConfig, octocrab::NoAuth, octocrab::NotLayerReady>> {
+fn builder(
+    api_url: &str,
+) -> anyhow::Result<
+    octocrab::OctocrabBuilder<
+        octocrab::NoSvc,
+        octocrab::DefaultOctocrabBuilderConfig,
+        octocrab::NoAuth,
+        octocrab::NotLayerReady,
+    >,
+> {
     Ok(Octocrab::builder()
         .base_uri(api_url)
         .with_context(|| format!("GITHUB_API_URL {api_url:?} is not a URL"))?
@@ -137,7 +143,10 @@ impl App {
     pub async fn installations(&self) -> anyhow::Result<Vec<(u64, Vec<String>)>> {
         let mut out = Vec::new();
         for page in 1u32..=20 {
-            let route = with_query("/app/installations", &[("per_page", "100"), ("page", &page.to_string())]);
+            let route = with_query(
+                "/app/installations",
+                &[("per_page", "100"), ("page", &page.to_string())],
+            );
             let installs: Vec<Value> = retry(true, || self.app.get(&route, None::<&()>)).await?;
             if installs.is_empty() {
                 break;
@@ -261,7 +270,12 @@ impl Repo {
         for page in 1u32..=10 {
             let url = with_query(
                 &route,
-                &[("state", "all"), ("labels", label), ("per_page", "100"), ("page", &page.to_string())],
+                &[
+                    ("state", "all"),
+                    ("labels", label),
+                    ("per_page", "100"),
+                    ("page", &page.to_string()),
+                ],
             );
             let batch: Vec<Value> = retry(true, || self.gh.get(&url, None::<&()>)).await?;
             out.extend(
@@ -383,14 +397,16 @@ impl Repo {
         for page in 1u32..=3 {
             let url = with_query(&route, &[("per_page", "100"), ("page", &page.to_string())]);
             let batch: Vec<Value> = retry(true, || self.gh.get(&url, None::<&()>)).await?;
-            out.extend(batch.iter().map(|c| IssueComment {
-                id: c["id"].as_u64().unwrap_or(0),
-                body: c["body"].as_str().unwrap_or("").to_string(),
-                author: c["user"]["login"].as_str().unwrap_or("").to_string(),
-                created_at: c["created_at"]
-                    .as_str()
-                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| t.with_timezone(&chrono::Utc)),
+            out.extend(batch.iter().map(|c| {
+                IssueComment {
+                    id: c["id"].as_u64().unwrap_or(0),
+                    body: c["body"].as_str().unwrap_or("").to_string(),
+                    author: c["user"]["login"].as_str().unwrap_or("").to_string(),
+                    created_at: c["created_at"]
+                        .as_str()
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                        .map(|t| t.with_timezone(&chrono::Utc)),
+                }
             }));
             if batch.len() < 100 {
                 break;
@@ -586,7 +602,10 @@ mod tests {
     fn the_last_marker_of_a_body_counts() {
         let body = format!("text\n{}\n", marker("0123456789abcdef"));
         assert_eq!(fingerprint_in(&body).as_deref(), Some("0123456789abcdef"));
-        assert_eq!(fingerprint_in("<!-- log-gardener:fingerprint=xyz -->"), None);
+        assert_eq!(
+            fingerprint_in("<!-- log-gardener:fingerprint=xyz -->"),
+            None
+        );
         // A defused marker inside log text does not count.
         let defused = crate::report::markdown::fence(&marker("ffffffffffffffff"), "text");
         assert_eq!(fingerprint_in(&defused), None);

@@ -9,10 +9,25 @@ use crate::config::format_span;
 use crate::model::{Window, rfc3339};
 use crate::plan::{Action, ActionKind};
 use chrono::{DateTime, Utc};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
+
+/// What must be escaped in a path segment of a URL.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'(')
+    .add(b')');
 
 /// Examples in reports are cut to this many characters.
 const EXAMPLE_CHARS: usize = 1_500;
@@ -108,7 +123,7 @@ impl Links {
         };
         let path: String = path
             .split('/')
-            .map(|p| utf8_percent_encode(p, NON_ALPHANUMERIC).to_string())
+            .map(|p| utf8_percent_encode(p, PATH_SEGMENT).to_string())
             .collect::<Vec<_>>()
             .join("/");
         Some(match line {

@@ -54,7 +54,12 @@ pub fn parse(body: &str, slug: Option<&str>) -> Vec<Result<Command, ParseError>>
         let trimmed = line.trim_start();
         // Fenced code blocks (``` or ~~~, closed by a fence at least as long).
         if let Some(open) = &fence {
-            if trimmed.starts_with(open.as_str()) && trimmed.trim_start_matches(open.chars().next().unwrap_or('`')).trim().is_empty() {
+            if trimmed.starts_with(open.as_str())
+                && trimmed
+                    .trim_start_matches(open.chars().next().unwrap_or('`'))
+                    .trim()
+                    .is_empty()
+            {
                 fence = None;
             }
             continue;
@@ -141,7 +146,10 @@ fn no_arguments(rest: &[&str], command: Command) -> Result<Command, String> {
     if rest.is_empty() {
         Ok(command)
     } else {
-        Err(format!("this command takes no arguments, got `{}`", rest.join(" ")))
+        Err(format!(
+            "this command takes no arguments, got `{}`",
+            rest.join(" ")
+        ))
     }
 }
 
@@ -225,7 +233,10 @@ mod tests {
     fn other_commands() {
         assert_eq!(one("/gardener status"), Ok(Command::Status));
         assert_eq!(one("/gardener help"), Ok(Command::Help));
-        assert_eq!(one("/gardener ignore"), Ok(Command::Ignore { duration: None }));
+        assert_eq!(
+            one("/gardener ignore"),
+            Ok(Command::Ignore { duration: None })
+        );
         assert_eq!(
             one("/gardener ignore for 7d"),
             Ok(Command::Ignore {

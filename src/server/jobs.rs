@@ -26,7 +26,11 @@ pub async fn enqueue_scheduled_sweeps(state: &AppState, kind: &str) -> anyhow::R
         let payload = json!({"repo": repo, "installation": installation, "trigger": kind});
         // The API may be called again within a slot (Cloud Scheduler retries): one sweep.
         let key = format!("sweep:{repo}:{kind}:{slot}");
-        if state.store.enqueue("sweep", &payload, Some(&key), now).await? {
+        if state
+            .store
+            .enqueue("sweep", &payload, Some(&key), now)
+            .await?
+        {
             queued += 1;
         }
     }
@@ -121,7 +125,8 @@ async fn run_job(state: &AppState, job: Job) {
                 state.store.fail_job(job.id, &error, None, now).await
             } else {
                 metrics::JOBS_RETRIED.inc();
-                let wait = state.config.job_backoff * 2u32.pow((job.attempts as u32).saturating_sub(1).min(8));
+                let wait = state.config.job_backoff
+                    * 2u32.pow((job.attempts as u32).saturating_sub(1).min(8));
                 tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "job failed; retrying");
                 let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
                 state.store.fail_job(job.id, &error, Some(at), now).await
@@ -141,7 +146,15 @@ async fn handle_sweep_job(state: &AppState, payload: &Value) -> anyhow::Result<(
         Some("api") => "api",
         _ => "schedule",
     };
-    match run_sweep(state, repo, installation, Trigger::Scheduled(kind), Utc::now()).await {
+    match run_sweep(
+        state,
+        repo,
+        installation,
+        Trigger::Scheduled(kind),
+        Utc::now(),
+    )
+    .await
+    {
         Ok(outcome) => {
             if let Some(reason) = outcome.skipped {
                 tracing::info!(repo, %reason, "sweep skipped");
@@ -191,7 +204,11 @@ async fn handle_webhook(state: &AppState, payload: &Value) -> anyhow::Result<()>
                     state.store.add_installation(name, id, now).await?;
                 }
             }
-            for r in body["repositories_removed"].as_array().into_iter().flatten() {
+            for r in body["repositories_removed"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 if let Some(name) = r["full_name"].as_str() {
                     state.store.remove_installation_repo(name).await?;
                 }
@@ -239,7 +256,9 @@ async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
     };
     let issue = body["issue"]["number"].as_u64().unwrap_or_default();
     let comment_id = body["comment"]["id"].as_u64().unwrap_or_default();
-    let author = body["comment"]["user"]["login"].as_str().unwrap_or_default();
+    let author = body["comment"]["user"]["login"]
+        .as_str()
+        .unwrap_or_default();
     let repo = Repo::new(state.app.installation(installation)?, &repo_name)?;
 
     let permission = repo.permission(author).await?;
@@ -261,9 +280,7 @@ async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
                 e.message
             ))
             .into()),
-            Ok(command) => {
-                run_command(state, &repo, installation, issue, command).await
-            }
+            Ok(command) => run_command(state, &repo, installation, issue, command).await,
         };
         match reply {
             Ok(text) => {
@@ -277,7 +294,9 @@ async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
                         // A bug or an outage: the details go to the logs, not to the issue.
                         let reference = format!("{:x}", Utc::now().timestamp_millis());
                         tracing::error!(error = %format!("{e:#}"), %reference, "command failed");
-                        format!("😕 Something went wrong while running this command (reference `{reference}`); it was logged. Try again later.")
+                        format!(
+                            "😕 Something went wrong while running this command (reference `{reference}`); it was logged. Try again later."
+                        )
                     }
                 };
                 repo.comment(issue, &text).await?;
@@ -332,7 +351,9 @@ async fn run_command(
             }
             let fingerprint = tracked_fingerprint(state, repo, issue).await?;
             if repo.issue(into).await?.is_none() {
-                return Err(UserError(format!("there is no issue #{into} in {}", repo.full_name)).into());
+                return Err(
+                    UserError(format!("there is no issue #{into} in {}", repo.full_name)).into(),
+                );
             }
             state
                 .store
@@ -351,8 +372,7 @@ async fn tracked_fingerprint(state: &AppState, repo: &Repo, issue: u64) -> anyho
         return Ok(fp);
     }
     let body = repo.issue_body(issue).await?;
-    let fp = body
-        .as_deref().and_then(fingerprint_in).ok_or_else(|| {
+    let fp = body.as_deref().and_then(fingerprint_in).ok_or_else(|| {
         UserError(format!(
             "#{issue} is not an issue log-gardener tracks: run this command on one of its issues"
         ))
@@ -362,7 +382,16 @@ async fn tracked_fingerprint(state: &AppState, repo: &Repo, issue: u64) -> anyho
     if !t.contains_key(&fp) {
         state
             .store
-            .record_issue(&repo.full_name, &fp, issue, "", crate::config::Priority::P3, 0, false, Utc::now())
+            .record_issue(
+                &repo.full_name,
+                &fp,
+                issue,
+                "",
+                crate::config::Priority::P3,
+                0,
+                false,
+                Utc::now(),
+            )
             .await?;
     }
     Ok(fp)
@@ -424,12 +453,21 @@ async fn status(state: &AppState, repo: &Repo) -> anyhow::Result<String> {
     }
     let next = match (config.schedule, state.config.sweep_interval) {
         (crate::config::Schedule::Off, _) => "none: `schedule: off`".to_string(),
-        (_, None) => "none from this server (SWEEP_INTERVAL=off); Cloud Scheduler may call /api/sweep".to_string(),
+        (_, None) => {
+            "none from this server (SWEEP_INTERVAL=off); Cloud Scheduler may call /api/sweep"
+                .to_string()
+        }
         (_, Some(interval)) => {
             let secs = interval.as_secs().max(1) as i64;
             let next = (Utc::now().timestamp() / secs + 1) * secs;
             DateTime::<Utc>::from_timestamp(next, 0)
-                .map(|t| format!("about {} (every {})", crate::model::rfc3339(&t), format_span(chrono::Duration::seconds(secs))))
+                .map(|t| {
+                    format!(
+                        "about {} (every {})",
+                        crate::model::rfc3339(&t),
+                        format_span(chrono::Duration::seconds(secs))
+                    )
+                })
                 .unwrap_or_default()
         }
     };
@@ -438,8 +476,13 @@ async fn status(state: &AppState, repo: &Repo) -> anyhow::Result<String> {
     if !failed.is_empty() {
         text.push_str("\n**Failed jobs** (after all retries)\n\n");
         for (id, error) in failed {
-            let error = crate::analyze::redact::Redactor::default().redact(&error).into_owned();
-            text.push_str(&format!("- job {id}: {}\n", crate::report::markdown::code(&error)));
+            let error = crate::analyze::redact::Redactor::default()
+                .redact(&error)
+                .into_owned();
+            text.push_str(&format!(
+                "- job {id}: {}\n",
+                crate::report::markdown::code(&error)
+            ));
         }
     }
     Ok(text)

@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub github_api_url: String,
     pub logging_endpoint: Option<String>,
     pub gcp_auth: GcpAuth,
+    /// Base of the backoff of Cloud Logging retries.
+    pub logging_backoff: Duration,
     pub database_url: String,
     pub listen: String,
     /// `None`: the internal scheduler is off.
@@ -59,7 +61,9 @@ impl std::fmt::Debug for ServerConfig {
 
 /// A database URL without its password, for logs.
 fn redact_url(url: &str) -> String {
-    crate::analyze::redact::Redactor::default().redact(url).into_owned()
+    crate::analyze::redact::Redactor::default()
+        .redact(url)
+        .into_owned()
 }
 
 fn env(name: &str) -> Option<String> {
@@ -92,7 +96,10 @@ impl ServerConfig {
             Some(text) => {
                 let d = crate::model::parse_duration(text)
                     .map_err(|e| anyhow!("SWEEP_INTERVAL: {e}"))?;
-                Some(d.to_std().map_err(|_| anyhow!("SWEEP_INTERVAL must be positive"))?)
+                Some(
+                    d.to_std()
+                        .map_err(|_| anyhow!("SWEEP_INTERVAL must be positive"))?,
+                )
             }
         };
         Ok(ServerConfig {
@@ -102,12 +109,15 @@ impl ServerConfig {
             github_api_url: crate::github::api_url_from_env(),
             logging_endpoint: env("GCP_LOGGING_ENDPOINT"),
             gcp_auth: GcpAuth::parse(&env("GCP_AUTH").unwrap_or_default())?,
+            logging_backoff: crate::source::cloud::backoff_from_env(),
             database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://log-gardener.db".into()),
             listen,
             sweep_interval,
             sweep_token: env("SWEEP_TOKEN"),
             job_backoff: Duration::from_millis(
-                env("JOB_BACKOFF_MS").and_then(|v| v.parse().ok()).unwrap_or(5_000),
+                env("JOB_BACKOFF_MS")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(5_000),
             ),
             job_attempts: 5,
             job_lease: chrono::Duration::minutes(10),
@@ -142,7 +152,9 @@ impl AppState {
     pub async fn new(config: ServerConfig) -> anyhow::Result<AppState> {
         let store = Store::connect(&config.database_url).await?;
         let app = App::new(&config.github_api_url, config.app_id, &config.private_key)?;
-        let logging = CloudLogging::new(config.logging_endpoint.as_deref(), config.gcp_auth).await?;
+        let logging = CloudLogging::new(config.logging_endpoint.as_deref(), config.gcp_auth)
+            .await?
+            .with_backoff(config.logging_backoff);
         let slug = app.slug().await.ok();
         Ok(AppState {
             secret: WebhookSecret(Arc::new(config.webhook_secret.clone())),
@@ -205,7 +217,11 @@ async fn webhook_handler(State(state): State<AppState>, hook: VerifiedWebhook) -
         Err(e) => {
             // Not stored: 5xx makes GitHub (or the operator's redelivery) send it again.
             tracing::error!(error = %e, delivery = %hook.delivery, "could not store a delivery");
-            (StatusCode::SERVICE_UNAVAILABLE, "could not store the delivery").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not store the delivery",
+            )
+                .into_response()
         }
     }
 }
@@ -225,11 +241,17 @@ fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
 
 async fn sweep_handler(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(token) = state.config.sweep_token.as_deref() else {
-        return (StatusCode::NOT_FOUND, "POST /api/sweep is disabled: SWEEP_TOKEN is not set")
+        return (
+            StatusCode::NOT_FOUND,
+            "POST /api/sweep is disabled: SWEEP_TOKEN is not set",
+        )
             .into_response();
     };
     if !bearer_ok(&headers, token) {
-        return (StatusCode::UNAUTHORIZED, "a valid Authorization: Bearer token is required")
+        return (
+            StatusCode::UNAUTHORIZED,
+            "a valid Authorization: Bearer token is required",
+        )
             .into_response();
     }
     match jobs::enqueue_scheduled_sweeps(&state, "api").await {
@@ -243,7 +265,11 @@ async fn sweep_handler(State(state): State<AppState>, headers: HeaderMap) -> Res
         }
         Err(e) => {
             tracing::error!(error = %e, "could not queue sweeps");
-            (StatusCode::SERVICE_UNAVAILABLE, "could not queue the sweeps").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not queue the sweeps",
+            )
+                .into_response()
         }
     }
 }
@@ -260,7 +286,12 @@ async fn metrics_handler(State(state): State<AppState>) -> Response {
     let jobs = state.store.job_counts().await.unwrap_or_default();
     let mut series: Vec<(String, i64)> = ["queued", "running", "done", "failed"]
         .iter()
-        .map(|s| (format!("status=\"{s}\""), jobs.get(*s).copied().unwrap_or(0)))
+        .map(|s| {
+            (
+                format!("status=\"{s}\""),
+                jobs.get(*s).copied().unwrap_or(0),
+            )
+        })
         .collect();
     series.sort();
     let body = metrics::render(&[metrics::Gauge {
@@ -268,11 +299,7 @@ async fn metrics_handler(State(state): State<AppState>) -> Response {
         help: "Jobs in the queue by status.",
         series,
     }]);
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        body,
-    )
-        .into_response()
+    ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }
 
 /// Resolves once shutdown is asked for (or the sender is gone).
@@ -310,7 +337,10 @@ impl Running {
 }
 
 /// Starts the server, its worker and its scheduler on `listener`.
-pub async fn start(config: ServerConfig, listener: tokio::net::TcpListener) -> anyhow::Result<Running> {
+pub async fn start(
+    config: ServerConfig,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<Running> {
     let state = AppState::new(config).await?;
     let addr = listener.local_addr()?;
     let (shutdown, watch) = tokio::sync::watch::channel(false);
@@ -328,7 +358,11 @@ pub async fn start(config: ServerConfig, listener: tokio::net::TcpListener) -> a
     }));
     tasks.push(tokio::spawn(jobs::worker(state.clone(), watch.clone())));
     if let Some(interval) = state.config.sweep_interval {
-        tasks.push(tokio::spawn(jobs::scheduler(state.clone(), interval, watch.clone())));
+        tasks.push(tokio::spawn(jobs::scheduler(
+            state.clone(),
+            interval,
+            watch.clone(),
+        )));
     }
     let sync = state.clone();
     tasks.push(tokio::spawn(async move {

@@ -76,7 +76,12 @@ pub async fn run_sweep(
     let mut waited = 0;
     while !state
         .store
-        .try_lock(&lock, &state.worker_id, chrono::Duration::minutes(15), Utc::now())
+        .try_lock(
+            &lock,
+            &state.worker_id,
+            chrono::Duration::minutes(15),
+            Utc::now(),
+        )
         .await?
     {
         if matches!(trigger, Trigger::Scheduled(_)) || waited >= 120 {
@@ -110,7 +115,12 @@ async fn sweep_locked(
                 if !config.services.is_empty() && !config.services.iter().any(|c| &c.name == s) {
                     return Err(UserError(format!(
                         "`{s}` is not one of the configured services ({})",
-                        config.services.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                        config
+                            .services
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                     .into());
                 }
@@ -118,10 +128,15 @@ async fn sweep_locked(
             services
                 .iter()
                 .map(|name| {
-                    config.services.iter().find(|c| &c.name == name).cloned().unwrap_or(ServiceSpec {
-                        name: name.clone(),
-                        filter: String::new(),
-                    })
+                    config
+                        .services
+                        .iter()
+                        .find(|c| &c.name == name)
+                        .cloned()
+                        .unwrap_or(ServiceSpec {
+                            name: name.clone(),
+                            filter: String::new(),
+                        })
                 })
                 .collect()
         }
@@ -130,7 +145,10 @@ async fn sweep_locked(
     let dry_run = matches!(trigger, Trigger::Command { dry_run: true, .. });
     let links = Links {
         repo: Some(repo.full_name.clone()),
-        git_ref: repo.default_branch().await.unwrap_or_else(|_| "HEAD".into()),
+        git_ref: repo
+            .default_branch()
+            .await
+            .unwrap_or_else(|_| "HEAD".into()),
         source_root: config.source_root.clone(),
         gcp_project: Some(project.to_string()),
     };
@@ -144,7 +162,10 @@ async fn sweep_locked(
     let mut worklog = String::new();
     let mut all_actions = Vec::new();
     for service in passes {
-        let key = service.as_ref().map_or("*", |s| s.name.as_str()).to_string();
+        let key = service
+            .as_ref()
+            .map_or("*", |s| s.name.as_str())
+            .to_string();
         let window = match trigger {
             Trigger::Scheduled(_) => {
                 let start = state
@@ -215,7 +236,11 @@ async fn sweep_locked(
                 Utc::now(),
             )
             .await?;
-        worklog.push_str(&state.renderer.worklog(&analysis, &actions, &links, now, dry_run)?);
+        worklog.push_str(
+            &state
+                .renderer
+                .worklog(&analysis, &actions, &links, now, dry_run)?,
+        );
         all_actions.extend(actions);
     }
     Ok(Outcome {

@@ -36,7 +36,9 @@ impl GcpAuth {
         match text.trim() {
             "" | "default" => Ok(GcpAuth::Default),
             "anonymous" => Ok(GcpAuth::Anonymous),
-            other => Err(anyhow!("GCP_AUTH must be default or anonymous, not {other:?}")),
+            other => Err(anyhow!(
+                "GCP_AUTH must be default or anonymous, not {other:?}"
+            )),
         }
     }
 }
@@ -57,8 +59,9 @@ impl CloudLogging {
             builder = builder.with_endpoint(endpoint.trim_end_matches('/'));
         }
         if auth == GcpAuth::Anonymous {
-            builder = builder
-                .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build());
+            builder = builder.with_credentials(
+                google_cloud_auth::credentials::anonymous::Builder::new().build(),
+            );
         }
         let client = builder
             .with_retry_policy(NeverRetry)
@@ -71,20 +74,20 @@ impl CloudLogging {
         })
     }
 
+    /// The base of the backoff between attempts (doubles each time; 4× for quota errors).
+    pub fn with_backoff(mut self, backoff: Duration) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
     /// From `GCP_LOGGING_ENDPOINT` and `GCP_AUTH`.
     pub async fn from_env() -> anyhow::Result<CloudLogging> {
         let endpoint = std::env::var("GCP_LOGGING_ENDPOINT")
             .ok()
             .filter(|e| !e.trim().is_empty());
         let auth = GcpAuth::parse(&std::env::var("GCP_AUTH").unwrap_or_default())?;
-        let mut client = CloudLogging::new(endpoint.as_deref(), auth).await?;
-        if let Some(ms) = std::env::var("GCP_BACKOFF_MS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            client.backoff = Duration::from_millis(ms);
-        }
-        Ok(client)
+        let client = CloudLogging::new(endpoint.as_deref(), auth).await?;
+        Ok(client.with_backoff(backoff_from_env()))
     }
 
     /// Reads every entry of `filter` in `project`, oldest first. Fails, after retries, when a
@@ -155,18 +158,33 @@ impl CloudLogging {
                     if !retryable || attempt >= ATTEMPTS {
                         return Err(anyhow!(e).context(format!(
                             "Cloud Logging entries.list for project {project} failed{}",
-                            status.map(|s| format!(" with HTTP {s}")).unwrap_or_default()
+                            status
+                                .map(|s| format!(" with HTTP {s}"))
+                                .unwrap_or_default()
                         )));
                     }
                     metrics::LOGGING_RETRIES.inc();
                     let factor = if status == Some(429) { 4 } else { 1 };
                     let wait = self.backoff * factor * 2u32.pow(attempt - 1);
-                    tracing::warn!(?status, attempt, wait_ms = wait.as_millis() as u64, "Cloud Logging call failed; retrying");
+                    tracing::warn!(
+                        ?status,
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "Cloud Logging call failed; retrying"
+                    );
                     tokio::time::sleep(wait.min(Duration::from_secs(120))).await;
                 }
             }
         }
     }
+}
+
+/// `GCP_BACKOFF_MS`, else two seconds.
+pub fn backoff_from_env() -> Duration {
+    std::env::var("GCP_BACKOFF_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(Duration::from_secs(2), Duration::from_millis)
 }
 
 /// The filter of one service's window: explicit bounds, the service, the extra filters.
@@ -215,10 +233,15 @@ pub async fn analyze_window(
         let filter = filter_for(service, extra_filter, &window);
         let mut malformed = 0u64;
         client
-            .read(project, &filter, |e| analyzer.push(e), |reason| {
-                malformed += 1;
-                tracing::warn!(%reason, "malformed Cloud Logging entry skipped");
-            })
+            .read(
+                project,
+                &filter,
+                |e| analyzer.push(e),
+                |reason| {
+                    malformed += 1;
+                    tracing::warn!(%reason, "malformed Cloud Logging entry skipped");
+                },
+            )
             .await
             .with_context(|| match service {
                 Some(s) => format!("reading the logs of {}", s.name),

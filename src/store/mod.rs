@@ -333,21 +333,25 @@ impl Store {
 
     /// Every (repository, installation) to sweep.
     pub async fn installations(&self) -> anyhow::Result<Vec<(String, i64)>> {
-        Ok(with_pool!(self, p => sqlx::query("SELECT repo, installation_id FROM installations ORDER BY repo")
+        Ok(
+            with_pool!(self, p => sqlx::query("SELECT repo, installation_id FROM installations ORDER BY repo")
             .fetch_all(p)
             .await?
             .iter()
             .map(|r| Ok((r.try_get::<String, _>("repo")?, r.try_get::<i64, _>("installation_id")?)))
-            .collect::<Result<Vec<_>, sqlx::Error>>())?)
+            .collect::<Result<Vec<_>, sqlx::Error>>())?,
+        )
     }
 
     pub async fn installation_of(&self, repo: &str) -> anyhow::Result<Option<i64>> {
-        Ok(with_pool!(self, p => sqlx::query("SELECT installation_id FROM installations WHERE repo = $1")
+        Ok(
+            with_pool!(self, p => sqlx::query("SELECT installation_id FROM installations WHERE repo = $1")
             .bind(repo)
             .fetch_optional(p)
             .await?
             .map(|r| r.try_get::<i64, _>("installation_id"))
-            .transpose())?)
+            .transpose())?,
+        )
     }
 
     /// Where the last complete sweep of a service ended.

@@ -209,7 +209,14 @@ impl FakeGitHub {
     ) -> u64 {
         let mut st = self.lock();
         let labels: Vec<String> = labels.iter().map(|l| (*l).to_owned()).collect();
-        st.create_issue(repo, title, Some(body.to_owned()), &labels, Actor::user(author), false)
+        st.create_issue(
+            repo,
+            title,
+            Some(body.to_owned()),
+            &labels,
+            Actor::user(author),
+            false,
+        )
     }
 
     /// Closes an issue as a human would; `reason` is "completed" or "not_planned".
@@ -637,7 +644,7 @@ pub fn repo_json(api: &str, full_name: &str, default_branch: &str) -> Value {
     let (owner, name) = full_name.split_once('/').unwrap_or((full_name, full_name));
     let id = stable_id("repo", full_name);
     let r = format!("{api}/repos/{full_name}");
-    json!({
+    let mut v = json!({
         "id": id,
         "node_id": format!("R_kgDO{id}"),
         "name": name,
@@ -664,6 +671,9 @@ pub fn repo_json(api: &str, full_name: &str, default_branch: &str) -> Value {
         "ssh_url": format!("git@github.com:{full_name}.git"),
         "clone_url": format!("https://github.com/{full_name}.git"),
         "svn_url": format!("https://github.com/{full_name}"),
+    });
+    // Split in two: one `json!` this size exceeds the macro recursion limit.
+    let more = json!({
         "homepage": null,
         "size": 1,
         "stargazers_count": 0,
@@ -685,7 +695,11 @@ pub fn repo_json(api: &str, full_name: &str, default_branch: &str) -> Value {
         "created_at": "2024-01-02T03:04:05Z",
         "updated_at": "2025-01-02T03:04:05Z",
         "pushed_at": "2025-01-02T03:04:05Z",
-    })
+    });
+    if let (Value::Object(a), Value::Object(b)) = (&mut v, more) {
+        a.extend(b);
+    }
+    v
 }
 
 /// The App's installation object (octocrab's `Installation`: `account`, `permissions` and
@@ -776,11 +790,14 @@ impl State {
         for n in names {
             let id = self.id();
             let r = self.ensure_repo(repo);
-            let def = r.labels.entry(n.to_lowercase()).or_insert_with(|| LabelDef {
-                id,
-                name: n.clone(),
-                color: "ededed".into(),
-            });
+            let def = r
+                .labels
+                .entry(n.to_lowercase())
+                .or_insert_with(|| LabelDef {
+                    id,
+                    name: n.clone(),
+                    color: "ededed".into(),
+                });
             if !out.iter().any(|o| o.eq_ignore_ascii_case(&def.name)) {
                 out.push(def.name.clone());
             }
@@ -841,7 +858,11 @@ impl State {
         if actor.login.eq_ignore_ascii_case(repo.owner()) {
             return "OWNER";
         }
-        match repo.permissions.get(&actor.login.to_lowercase()).map(String::as_str) {
+        match repo
+            .permissions
+            .get(&actor.login.to_lowercase())
+            .map(String::as_str)
+        {
             Some("admin" | "maintain" | "write" | "triage") => "COLLABORATOR",
             _ => "NONE",
         }
@@ -951,23 +972,14 @@ impl State {
     }
 
     fn reaction_json(&self, r: &Reaction) -> Value {
-        json!({
-            "id": r.id,
-            "node_id": format!("REA_lADO{}", r.id),
-            "user": user_json(&self.base_url, &r.user.login, &r.user.kind),
-            "content": r.content,
-            "created_at": ts(r.created_at),
-        })
+        reaction_json(&self.base_url, r)
     }
 
     // ------------------------------------------------------------------------------------
     // Authentication
 
     fn principal(&self, headers: &HeaderMap) -> Principal {
-        let Some(value) = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-        else {
+        let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
             return Principal::Anonymous;
         };
         let token = value
@@ -1003,10 +1015,7 @@ impl State {
         match who {
             Principal::Anonymous => return Err(Reply::error(401, "Requires authentication")),
             Principal::App => {
-                return Err(Reply::error(
-                    403,
-                    "Resource not accessible by integration",
-                ));
+                return Err(Reply::error(403, "Resource not accessible by integration"));
             }
             Principal::Invalid(m) => return Err(Reply::error(401, m)),
             Principal::Installation(id) => {
@@ -1039,7 +1048,12 @@ impl State {
 
     /// Slices `items` by `per_page`/`page` and builds GitHub's `Link` header with absolute
     /// URLs of this fake.
-    fn paginate(&self, items: Vec<Value>, path: &str, query: &[(String, String)]) -> (Vec<Value>, Option<String>) {
+    fn paginate(
+        &self,
+        items: Vec<Value>,
+        path: &str,
+        query: &[(String, String)],
+    ) -> (Vec<Value>, Option<String>) {
         let param = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let per_page = param("per_page")
             .and_then(|v| v.parse::<usize>().ok())
@@ -1153,21 +1167,28 @@ impl State {
             ("GET", ["contents", path @ ..]) => self.get_contents(key, &path.join("/"), query),
             ("GET", ["issues"]) => self.list_issues(key, path, query),
             ("POST", ["issues"]) => self.post_issue(key, who, &body),
-            ("GET", ["issues", "comments", id]) => self.with_comment(key, id, |st, r, c| {
-                Reply::ok(st.comment_json(r, c))
-            }),
+            ("GET", ["issues", "comments", id]) => {
+                self.with_comment(key, id, |st, r, c| Reply::ok(st.comment_json(r, c)))
+            }
             ("GET", ["issues", "comments", id, "reactions"]) => {
                 self.list_reactions(key, id, true, path, query)
             }
             ("POST", ["issues", "comments", id, "reactions"]) => {
                 self.post_reaction(key, id, true, who, &body)
             }
-            ("GET", ["issues", n]) => self.with_issue(key, n, |st, r, i| Reply::ok(st.issue_json(r, i))),
+            ("GET", ["issues", n]) => {
+                self.with_issue(key, n, |st, r, i| Reply::ok(st.issue_json(r, i)))
+            }
             ("PATCH", ["issues", n]) => self.patch_issue(key, n, &body),
             ("GET", ["issues", n, "comments"]) => self.list_comments(key, n, path, query),
             ("POST", ["issues", n, "comments"]) => self.post_comment(key, n, who, &body),
             ("GET", ["issues", n, "labels"]) => self.with_issue(key, n, |st, r, i| {
-                Reply::ok(json!(i.labels.iter().map(|l| st.label_json(r, l)).collect::<Vec<_>>()))
+                Reply::ok(json!(
+                    i.labels
+                        .iter()
+                        .map(|l| st.label_json(r, l))
+                        .collect::<Vec<_>>()
+                ))
             }),
             ("POST", ["issues", n, "labels"]) => self.set_labels(key, n, &body, false),
             ("PUT", ["issues", n, "labels"]) => self.set_labels(key, n, &body, true),
@@ -1187,17 +1208,19 @@ impl State {
             Principal::App => {}
             Principal::Invalid(m) => return Reply::error(401, m),
             _ => {
-                return Reply::error(
-                    401,
-                    "A JSON web token could not be decoded",
-                );
+                return Reply::error(401, "A JSON web token could not be decoded");
             }
         }
-        let Some(id) = id.parse::<u64>().ok().filter(|i| self.installations.contains_key(i)) else {
+        let Some(id) = id
+            .parse::<u64>()
+            .ok()
+            .filter(|i| self.installations.contains_key(i))
+        else {
             return Reply::not_found();
         };
         let token = format!("ghs_fake{id}");
-        self.tokens.insert(token.clone(), Principal::Installation(id));
+        self.tokens
+            .insert(token.clone(), Principal::Installation(id));
         let expires = Utc::now() + Duration::hours(1);
         Reply::created(json!({
             "token": token,
@@ -1223,8 +1246,17 @@ impl State {
         if !matches!(who, Principal::App) {
             return Reply::error(401, "A JSON web token could not be decoded");
         }
-        match id.parse::<u64>().ok().and_then(|i| self.installations.get(&i)) {
-            Some(i) => Reply::ok(installation_json(&self.base_url, i.id, &i.account, self.app_id)),
+        match id
+            .parse::<u64>()
+            .ok()
+            .and_then(|i| self.installations.get(&i))
+        {
+            Some(i) => Reply::ok(installation_json(
+                &self.base_url,
+                i.id,
+                &i.account,
+                self.app_id,
+            )),
             None => Reply::not_found(),
         }
     }
@@ -1233,11 +1265,23 @@ impl State {
         self.installations
             .values()
             .find(|i| i.repos.iter().any(|r| r.eq_ignore_ascii_case(full_name)))
-            .map(|i| Reply::ok(installation_json(&self.base_url, i.id, &i.account, self.app_id)))
+            .map(|i| {
+                Reply::ok(installation_json(
+                    &self.base_url,
+                    i.id,
+                    &i.account,
+                    self.app_id,
+                ))
+            })
             .unwrap_or_else(Reply::not_found)
     }
 
-    fn installation_repositories(&self, who: &Principal, path: &str, query: &[(String, String)]) -> Reply {
+    fn installation_repositories(
+        &self,
+        who: &Principal,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Reply {
         let Principal::Installation(id) = who else {
             return match who {
                 Principal::Anonymous => Reply::error(401, "Requires authentication"),
@@ -1288,8 +1332,14 @@ impl State {
         let entry = |p: &str, kind: &str, content: Option<&str>| {
             let sha = &hex::encode(Sha256::digest(content.unwrap_or(p).as_bytes()))[..40];
             let self_url = format!("{api}/repos/{fname}/contents/{p}?ref={branch}");
-            let git_url = format!("{api}/repos/{fname}/git/{}/{sha}", if kind == "file" { "blobs" } else { "trees" });
-            let html_url = format!("https://github.com/{fname}/{}/{branch}/{p}", if kind == "file" { "blob" } else { "tree" });
+            let git_url = format!(
+                "{api}/repos/{fname}/git/{}/{sha}",
+                if kind == "file" { "blobs" } else { "trees" }
+            );
+            let html_url = format!(
+                "https://github.com/{fname}/{}/{branch}/{p}",
+                if kind == "file" { "blob" } else { "tree" }
+            );
             let mut v = json!({
                 "name": p.rsplit('/').next().unwrap_or(p),
                 "path": p,
@@ -1312,7 +1362,11 @@ impl State {
             return Reply::ok(entry(path, "file", Some(content)));
         }
         // A directory: list its direct children, as GitHub does (an array).
-        let prefix = if path.is_empty() { String::new() } else { format!("{path}/") };
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}/")
+        };
         let mut children: BTreeMap<String, &str> = BTreeMap::new();
         for p in r.files.keys() {
             if let Some(rest) = p.strip_prefix(&prefix) {
@@ -1344,7 +1398,12 @@ impl State {
         let param = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let state = param("state").unwrap_or("open");
         let wanted: Vec<String> = param("labels")
-            .map(|l| l.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect())
+            .map(|l| {
+                l.split(',')
+                    .map(|s| s.trim().to_lowercase())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         let mut issues: Vec<&Issue> = r
             .issues
@@ -1362,15 +1421,32 @@ impl State {
     }
 
     fn post_issue(&mut self, key: &str, who: &Principal, body: &Value) -> Reply {
-        let Some(title) = body.get("title").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
+        let Some(title) = body
+            .get("title")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        else {
             return Reply::validation("Issue", "title", "missing_field", None);
         };
         if title.chars().count() > 256 {
-            return Reply::validation("Issue", "title", "custom", Some("title is too long (maximum is 256 characters)"));
+            return Reply::validation(
+                "Issue",
+                "title",
+                "custom",
+                Some("title is too long (maximum is 256 characters)"),
+            );
         }
         let text = body.get("body").and_then(Value::as_str).map(str::to_owned);
-        if text.as_deref().is_some_and(|b| b.chars().count() > MAX_BODY_CHARS) {
-            return Reply::validation("Issue", "body", "custom", Some("body is too long (maximum is 65536 characters)"));
+        if text
+            .as_deref()
+            .is_some_and(|b| b.chars().count() > MAX_BODY_CHARS)
+        {
+            return Reply::validation(
+                "Issue",
+                "body",
+                "custom",
+                Some("body is too long (maximum is 65536 characters)"),
+            );
         }
         let labels = label_names(body.get("labels"));
         let full = self.repos[key].full_name.clone();
@@ -1385,7 +1461,12 @@ impl State {
         }
     }
 
-    fn with_issue(&self, key: &str, n: &str, f: impl FnOnce(&State, &Repo, &Issue) -> Reply) -> Reply {
+    fn with_issue(
+        &self,
+        key: &str,
+        n: &str,
+        f: impl FnOnce(&State, &Repo, &Issue) -> Reply,
+    ) -> Reply {
         let r = &self.repos[key];
         match n.parse::<u64>().ok().and_then(|n| r.issue(n)) {
             Some(i) => f(self, r, i),
@@ -1393,7 +1474,12 @@ impl State {
         }
     }
 
-    fn with_comment(&self, key: &str, id: &str, f: impl FnOnce(&State, &Repo, &Comment) -> Reply) -> Reply {
+    fn with_comment(
+        &self,
+        key: &str,
+        id: &str,
+        f: impl FnOnce(&State, &Repo, &Comment) -> Reply,
+    ) -> Reply {
         let r = &self.repos[key];
         match id
             .parse::<u64>()
@@ -1406,7 +1492,11 @@ impl State {
     }
 
     fn patch_issue(&mut self, key: &str, n: &str, body: &Value) -> Reply {
-        let Some(number) = n.parse::<u64>().ok().filter(|n| self.repos[key].issue(*n).is_some()) else {
+        let Some(number) = n
+            .parse::<u64>()
+            .ok()
+            .filter(|n| self.repos[key].issue(*n).is_some())
+        else {
             return Reply::not_found();
         };
         if body
@@ -1414,7 +1504,12 @@ impl State {
             .and_then(Value::as_str)
             .is_some_and(|b| b.chars().count() > MAX_BODY_CHARS)
         {
-            return Reply::validation("Issue", "body", "custom", Some("body is too long (maximum is 65536 characters)"));
+            return Reply::validation(
+                "Issue",
+                "body",
+                "custom",
+                Some("body is too long (maximum is 65536 characters)"),
+            );
         }
         let state = body.get("state").and_then(Value::as_str);
         if let Some(s) = state
@@ -1491,14 +1586,27 @@ impl State {
     }
 
     fn post_comment(&mut self, key: &str, n: &str, who: &Principal, body: &Value) -> Reply {
-        let Some(number) = n.parse::<u64>().ok().filter(|n| self.repos[key].issue(*n).is_some()) else {
+        let Some(number) = n
+            .parse::<u64>()
+            .ok()
+            .filter(|n| self.repos[key].issue(*n).is_some())
+        else {
             return Reply::not_found();
         };
-        let Some(text) = body.get("body").and_then(Value::as_str).filter(|b| !b.is_empty()) else {
+        let Some(text) = body
+            .get("body")
+            .and_then(Value::as_str)
+            .filter(|b| !b.is_empty())
+        else {
             return Reply::validation("IssueComment", "body", "missing_field", None);
         };
         if text.chars().count() > MAX_BODY_CHARS {
-            return Reply::validation("IssueComment", "body", "custom", Some("Body is too long (maximum is 65536 characters)"));
+            return Reply::validation(
+                "IssueComment",
+                "body",
+                "custom",
+                Some("Body is too long (maximum is 65536 characters)"),
+            );
         }
         let full = self.repos[key].full_name.clone();
         let id = self.create_comment(&full, number, text, State::writer(who));
@@ -1508,7 +1616,11 @@ impl State {
     }
 
     fn set_labels(&mut self, key: &str, n: &str, body: &Value, replace: bool) -> Reply {
-        let Some(number) = n.parse::<u64>().ok().filter(|n| self.repos[key].issue(*n).is_some()) else {
+        let Some(number) = n
+            .parse::<u64>()
+            .ok()
+            .filter(|n| self.repos[key].issue(*n).is_some())
+        else {
             return Reply::not_found();
         };
         // GitHub takes `{"labels": [...]}` or a bare array of names.
@@ -1531,7 +1643,12 @@ impl State {
         }
         issue.updated_at = Utc::now();
         self.with_issue(key, n, |st, r, i| {
-            Reply::ok(json!(i.labels.iter().map(|l| st.label_json(r, l)).collect::<Vec<_>>()))
+            Reply::ok(json!(
+                i.labels
+                    .iter()
+                    .map(|l| st.label_json(r, l))
+                    .collect::<Vec<_>>()
+            ))
         })
     }
 
@@ -1550,7 +1667,12 @@ impl State {
         }
         issue.updated_at = Utc::now();
         self.with_issue(key, n, |st, r, i| {
-            Reply::ok(json!(i.labels.iter().map(|l| st.label_json(r, l)).collect::<Vec<_>>()))
+            Reply::ok(json!(
+                i.labels
+                    .iter()
+                    .map(|l| st.label_json(r, l))
+                    .collect::<Vec<_>>()
+            ))
         })
     }
 
@@ -1558,13 +1680,23 @@ impl State {
         let r = &self.repos[key];
         let id = id.parse::<u64>().ok()?;
         if on_comment {
-            r.comments.iter().any(|c| c.id == id).then_some(ReactionTarget::Comment(id))
+            r.comments
+                .iter()
+                .any(|c| c.id == id)
+                .then_some(ReactionTarget::Comment(id))
         } else {
             r.issue(id).map(|_| ReactionTarget::Issue(id))
         }
     }
 
-    fn list_reactions(&self, key: &str, id: &str, on_comment: bool, path: &str, query: &[(String, String)]) -> Reply {
+    fn list_reactions(
+        &self,
+        key: &str,
+        id: &str,
+        on_comment: bool,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Reply {
         let Some(target) = self.reaction_target(key, id, on_comment) else {
             return Reply::not_found();
         };
@@ -1577,11 +1709,20 @@ impl State {
         self.paged_reply(items, path, query)
     }
 
-    fn post_reaction(&mut self, key: &str, id: &str, on_comment: bool, who: &Principal, body: &Value) -> Reply {
+    fn post_reaction(
+        &mut self,
+        key: &str,
+        id: &str,
+        on_comment: bool,
+        who: &Principal,
+        body: &Value,
+    ) -> Reply {
         let Some(target) = self.reaction_target(key, id, on_comment) else {
             return Reply::not_found();
         };
-        const CONTENTS: [&str; 8] = ["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"];
+        const CONTENTS: [&str; 8] = [
+            "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
+        ];
         let Some(content) = body
             .get("content")
             .and_then(Value::as_str)
@@ -1591,15 +1732,17 @@ impl State {
         };
         let user = State::writer(who);
         let rid = self.id();
-        let repo = self.repos.get_mut(key).expect("checked by repo_access");
+        let api = self.base_url.clone();
+        let Some(repo) = self.repos.get_mut(key) else {
+            return Reply::not_found();
+        };
         // The same user reacting the same way again gets the existing reaction with 200.
         if let Some(existing) = repo
             .reactions
             .iter()
             .find(|r| r.target == target && r.content == content && r.user == user)
         {
-            let v = self.reaction_json(existing);
-            return Reply::ok(v);
+            return Reply::ok(reaction_json(&api, existing));
         }
         repo.reactions.push(Reaction {
             id: rid,
@@ -1608,8 +1751,11 @@ impl State {
             user,
             created_at: Utc::now(),
         });
-        let v = repo.reactions.last().map(|r| self.reaction_json(r)).unwrap_or(Value::Null);
-        Reply::created(v)
+        Reply::created(
+            repo.reactions
+                .last()
+                .map_or(Value::Null, |r| reaction_json(&api, r)),
+        )
     }
 
     fn permission(&self, key: &str, user: &str) -> Reply {
@@ -1626,16 +1772,22 @@ impl State {
             "triage" | "read" => "read",
             _ => "none",
         };
-        let role_name = match granted {
-            "none" => "none",
-            other => other,
-        };
-        let mut u = user_json(&self.base_url, user, if user.ends_with("[bot]") { "Bot" } else { "User" });
+        let role_name = granted;
+        let mut u = user_json(
+            &self.base_url,
+            user,
+            if user.ends_with("[bot]") {
+                "Bot"
+            } else {
+                "User"
+            },
+        );
+        let at_least = |levels: &[&str]| levels.contains(&granted);
         u["permissions"] = json!({
             "admin": granted == "admin",
-            "maintain": ["admin", "maintain"].contains(&granted),
-            "push": ["admin", "maintain", "write"].contains(&granted),
-            "triage": ["admin", "maintain", "write", "triage"].contains(&granted),
+            "maintain": at_least(&["admin", "maintain"]),
+            "push": at_least(&["admin", "maintain", "write"]),
+            "triage": at_least(&["admin", "maintain", "write", "triage"]),
             "pull": granted != "none",
         });
         u["role_name"] = json!(role_name);
@@ -1686,7 +1838,10 @@ impl State {
         let mut hits: Vec<(&Repo, &Issue)> = Vec::new();
         for r in self.repos.values() {
             if !parsed.repos.is_empty()
-                && !parsed.repos.iter().any(|x| x.eq_ignore_ascii_case(&r.full_name))
+                && !parsed
+                    .repos
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(&r.full_name))
             {
                 continue;
             }
@@ -1734,6 +1889,16 @@ impl State {
             None => reply,
         }
     }
+}
+
+fn reaction_json(api: &str, r: &Reaction) -> Value {
+    json!({
+        "id": r.id,
+        "node_id": format!("REA_lADO{}", r.id),
+        "user": user_json(api, &r.user.login, &r.user.kind),
+        "content": r.content,
+        "created_at": ts(r.created_at),
+    })
 }
 
 fn sort_issues(issues: &mut [&Issue], sort: Option<&str>, direction: Option<&str>) {
@@ -1900,7 +2065,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (k, shift) in [18, 12, 6, 0].into_iter().enumerate() {
             if k <= chunk.len() {
@@ -1955,7 +2124,9 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
 fn error_message(status: u16) -> &'static str {
     match status {
         401 => "Bad credentials",
-        403 => "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
+        403 => {
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID."
+        }
         404 => "Not Found",
         409 => "Conflict",
         422 => "Validation Failed",
@@ -1983,7 +2154,9 @@ async fn handle(
         let fault = st
             .faults
             .iter_mut()
-            .find(|f| f.remaining > 0 && f.method == method.as_str() && path_q.contains(&f.path_contains))
+            .find(|f| {
+                f.remaining > 0 && f.method == method.as_str() && path_q.contains(&f.path_contains)
+            })
             .map(|f| {
                 f.remaining -= 1;
                 (f.status, f.headers.clone(), f.after_apply)

@@ -1,1 +1,4 @@
+pub mod fake_github;
+pub mod fake_logging;
 pub mod loghub;
+pub mod webhooks;

@@ -1,0 +1,630 @@
+//! The GitHub App end to end: the real server (router, worker, store), the real octocrab and
+//! the real Google client, against a stateful fake GitHub and a fake Cloud Logging. Tests read
+//! as a user's actions: a maintainer comments a command, the repository ends up with issues.
+
+mod support;
+
+use log_gardener::server::{self, Running, ServerConfig};
+use log_gardener::source::cloud::GcpAuth;
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::fake_github::{FakeGitHub, TEST_ONLY_APP_PRIVATE_KEY_PEM};
+use support::fake_logging::FakeLogging;
+use support::webhooks;
+
+const REPO: &str = "acme/netra";
+const INSTALLATION: u64 = 7;
+const SECRET: &str = "webhook-s3cret";
+const CONFIG: &str = "gcp_project: netra-staging\nservices: [netra-backend]\nwindow: 1h\n";
+
+/// The seed outage, moved so that it ends a minute ago.
+pub fn seed_entries_now() -> Vec<Value> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/seed-outage.json"
+    ))
+    .expect("the bundled example");
+    let mut entries: Vec<Value> = serde_json::from_str(&text).expect("JSON array");
+    let latest = entries
+        .iter()
+        .filter_map(|e| e["timestamp"].as_str())
+        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .max()
+        .expect("timestamps");
+    let shift =
+        chrono::Utc::now() - chrono::Duration::minutes(1) - latest.with_timezone(&chrono::Utc);
+    for e in &mut entries {
+        for field in ["timestamp", "receiveTimestamp"] {
+            if let Some(t) = e[field]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            {
+                e[field] = json!(
+                    (t.with_timezone(&chrono::Utc) + shift)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+                );
+            }
+        }
+    }
+    entries
+}
+
+struct Harness {
+    github: FakeGitHub,
+    logging: FakeLogging,
+    server: Option<Running>,
+    url: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    next_comment: std::sync::atomic::AtomicU64,
+}
+
+fn config(github: &FakeGitHub, logging: &FakeLogging, database_url: String) -> ServerConfig {
+    ServerConfig {
+        app_id: 1,
+        private_key: TEST_ONLY_APP_PRIVATE_KEY_PEM.to_string(),
+        webhook_secret: SECRET.to_string(),
+        github_api_url: github.url.clone(),
+        logging_endpoint: Some(logging.url.clone()),
+        gcp_auth: GcpAuth::Anonymous,
+        logging_backoff: Duration::from_millis(20),
+        database_url,
+        listen: "127.0.0.1:0".to_string(),
+        sweep_interval: None,
+        sweep_token: Some("sweep-token".to_string()),
+        job_backoff: Duration::from_millis(50),
+        job_attempts: 5,
+        job_lease: chrono::Duration::seconds(30),
+    }
+}
+
+impl Harness {
+    async fn new() -> Harness {
+        let github = FakeGitHub::start().await;
+        github.add_repo(REPO);
+        github.set_file(REPO, ".github/log-gardener.yml", CONFIG);
+        github.add_installation(INSTALLATION, "acme", &[REPO]);
+        github.set_permission(REPO, "alice", "write");
+        github.set_permission(REPO, "rob", "read");
+        let logging = FakeLogging::start().await;
+        logging.add_entries(seed_entries_now());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = format!("sqlite://{}", dir.path().join("state.db").display());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let server = server::start(config(&github, &logging, db), listener)
+            .await
+            .expect("server starts");
+        let url = format!("http://{}", server.addr);
+        Harness {
+            github,
+            logging,
+            server: Some(server),
+            url,
+            http: reqwest::Client::new(),
+            _dir: dir,
+            next_comment: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    async fn deliver(&self, event: &str, delivery: &str, body: &Value) -> u16 {
+        let bytes = serde_json::to_vec(body).expect("JSON");
+        let mut req = self.http.post(format!("{}/api/github/webhooks", self.url));
+        for (k, v) in webhooks::headers(event, delivery, SECRET, &bytes) {
+            req = req.header(k, v);
+        }
+        req.body(bytes)
+            .send()
+            .await
+            .expect("POST webhook")
+            .status()
+            .as_u16()
+    }
+
+    /// A person comments on an issue; the delivery id is returned for redelivery.
+    async fn comment(
+        &self,
+        issue: u64,
+        author: &str,
+        author_type: &str,
+        body: &str,
+    ) -> (String, u64) {
+        let comment_id = self
+            .github
+            .add_comment(REPO, issue, body, author, author_type);
+        let payload = webhooks::issue_comment_created_from(
+            REPO,
+            INSTALLATION,
+            self.github.issue_json(REPO, issue),
+            self.github.comment_json(REPO, comment_id),
+        );
+        let n = self
+            .next_comment
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let delivery = format!("delivery-{n}-{comment_id}");
+        assert_eq!(
+            self.deliver("issue_comment", &delivery, &payload).await,
+            202
+        );
+        (delivery, comment_id)
+    }
+
+    /// Waits until the command's comment got its last reaction (🚀 or 😕) or no job is left.
+    async fn done(&self, comment_id: u64) -> Vec<String> {
+        for _ in 0..400 {
+            let reactions = self.github.reactions(REPO, comment_id);
+            if reactions.iter().any(|r| r == "rocket" || r == "confused") {
+                return reactions;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the command on comment {comment_id} never finished: {:?}",
+            self.github.reactions(REPO, comment_id)
+        );
+    }
+
+    /// Waits until the queue is empty (every job done or failed).
+    async fn idle(&self) {
+        let store = &self.server.as_ref().expect("running").state.store;
+        for _ in 0..400 {
+            let counts = store.job_counts().await.expect("job counts");
+            if counts.get("queued").copied().unwrap_or(0) == 0
+                && counts.get("running").copied().unwrap_or(0) == 0
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("jobs never finished");
+    }
+
+    fn p0_issues(&self) -> Vec<support::fake_github::IssueSnapshot> {
+        self.github
+            .issues(REPO)
+            .into_iter()
+            .filter(|i| i.labels.iter().any(|l| l == "P0"))
+            .collect()
+    }
+
+    /// The issue where people talk to the App.
+    fn help_issue(&self) -> u64 {
+        self.github
+            .add_issue(REPO, "Ops chat", "Talk to the gardener here.", &[], "alice")
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_command_files_one_p0_issue_for_the_seed_outage() {
+    let h = Harness::new().await;
+    let chat = h.help_issue();
+    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    let reactions = h.done(comment).await;
+    assert!(
+        reactions.contains(&"eyes".to_string()) && reactions.contains(&"rocket".to_string()),
+        "{reactions:?}"
+    );
+
+    let p0 = h.p0_issues();
+    assert_eq!(p0.len(), 1, "{:#?}", h.github.issues(REPO));
+    let issue = &p0[0];
+    assert!(
+        issue.title.starts_with("[P0] netra-backend: ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'"),
+        "{}",
+        issue.title
+    );
+    for label in ["log-gardener", "P0", "service:netra-backend"] {
+        assert!(
+            issue.labels.contains(&label.to_string()),
+            "{:?}",
+            issue.labels
+        );
+    }
+    assert_eq!(issue.author, h.github.app_bot_login());
+    let body = &issue.body;
+    assert!(body.contains("<!-- log-gardener:fingerprint="), "{body}");
+    assert!(body.contains("```mermaid\nflowchart LR"), "{body}");
+    assert!(body.contains("xychart-beta"), "{body}");
+    assert!(
+        body.contains("RuntimeError: Failed to setup enhanced middleware"),
+        "{body}"
+    );
+    assert!(body.contains("https://github.com/acme/netra/blob/main/netra_backend/app/middleware/gcp_auth_context_middleware.py#L23"), "{body}");
+    assert!(
+        body.contains("console.cloud.google.com/logs/query"),
+        "{body}"
+    );
+    assert!(body.len() < 65_536);
+
+    // The reply is the worklog, with a link to the issue it filed.
+    let replies = h.github.comments(REPO, chat);
+    let reply = replies
+        .iter()
+        .find(|c| c.author == h.github.app_bot_login())
+        .expect("a reply");
+    assert!(
+        reply.body.contains("# GCP Log Gardener Worklog"),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply.body.contains(&format!("#{}", issue.number)),
+        "{}",
+        reply.body
+    );
+
+    // Cloud Logging was asked for the window with explicit bounds.
+    let requests = h.logging.requests();
+    let filter = requests[0]["filter"].as_str().unwrap_or_default();
+    assert!(
+        filter.contains("timestamp>=") && filter.contains("timestamp<"),
+        "{filter}"
+    );
+    assert!(
+        filter.contains("resource.labels.service_name=\"netra-backend\""),
+        "{filter}"
+    );
+    assert_eq!(requests[0]["pageSize"], 1000);
+}
+
+#[tokio::test]
+async fn a_redelivery_does_nothing_and_a_second_sweep_comments() {
+    let h = Harness::new().await;
+    let chat = h.help_issue();
+    let (delivery, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    h.done(comment).await;
+    let comments_before = h.github.comments(REPO, chat).len();
+
+    // GitHub redelivers the same delivery: answered 200, not run again.
+    let payload = webhooks::issue_comment_created_from(
+        REPO,
+        INSTALLATION,
+        h.github.issue_json(REPO, chat),
+        h.github.comment_json(REPO, comment),
+    );
+    assert_eq!(h.deliver("issue_comment", &delivery, &payload).await, 200);
+    h.idle().await;
+    assert_eq!(h.github.comments(REPO, chat).len(), comments_before);
+
+    // A second sweep comments on the issue instead of filing another.
+    let (_, second) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    h.done(second).await;
+    let p0 = h.p0_issues();
+    assert_eq!(p0.len(), 1);
+    let updates = h.github.comments(REPO, p0[0].number);
+    assert_eq!(updates.len(), 1, "{updates:#?}");
+    assert!(
+        updates[0].body.contains("Still happening"),
+        "{}",
+        updates[0].body
+    );
+
+    // A third, inside comment_cooldown, writes nothing on the issue.
+    let (_, third) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    h.done(third).await;
+    assert_eq!(h.github.comments(REPO, p0[0].number).len(), 1);
+    assert_eq!(h.p0_issues().len(), 1);
+}
+
+#[tokio::test]
+async fn a_human_filed_issue_is_adopted() {
+    let h = Harness::new().await;
+    let human = h.github.add_issue(
+        REPO,
+        "Backend down: ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'",
+        "Seen in staging, please look.",
+        &[],
+        "bob",
+    );
+    let chat = h.help_issue();
+    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    h.done(comment).await;
+    assert!(h.p0_issues().is_empty(), "{:#?}", h.github.issues(REPO));
+    let adopted = h.github.comments(REPO, human);
+    assert_eq!(adopted.len(), 1);
+    assert!(
+        adopted[0]
+            .body
+            .contains("log-gardener tracks this root cause here"),
+        "{}",
+        adopted[0].body
+    );
+    // And the next sweep finds it again rather than filing.
+    let (_, again) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    h.done(again).await;
+    let issues = h.github.issues(REPO);
+    assert_eq!(issues.len(), 2, "{issues:#?}");
+}
+
+#[tokio::test]
+async fn a_closed_root_cause_that_returns_is_reopened_unless_not_planned() {
+    let h = Harness::new().await;
+    let chat = h.help_issue();
+    let (_, c1) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    h.done(c1).await;
+    let issue = h.p0_issues()[0].number;
+
+    h.github.close_issue(REPO, issue, "completed");
+    let closed = webhooks::issues_event(
+        "closed",
+        REPO,
+        INSTALLATION,
+        h.github.issue_json(REPO, issue),
+    );
+    assert_eq!(h.deliver("issues", "closed-1", &closed).await, 202);
+    let (_, c2) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    h.done(c2).await;
+    let now = h
+        .github
+        .issues(REPO)
+        .into_iter()
+        .find(|i| i.number == issue)
+        .expect("issue");
+    assert_eq!(now.state, "open");
+    let last = h.github.comments(REPO, issue).pop().expect("a comment");
+    assert!(last.body.contains("Regressed"), "{}", last.body);
+    assert_eq!(h.p0_issues().len(), 1);
+
+    h.github.close_issue(REPO, issue, "not_planned");
+    let (_, c3) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    h.done(c3).await;
+    let now = h
+        .github
+        .issues(REPO)
+        .into_iter()
+        .find(|i| i.number == issue)
+        .expect("issue");
+    assert_eq!(now.state, "closed");
+    assert_eq!(
+        h.p0_issues().len(),
+        1,
+        "no new issue for a not-planned root cause"
+    );
+}
+
+#[tokio::test]
+async fn read_only_users_and_bots_cannot_run_commands() {
+    let h = Harness::new().await;
+    let chat = h.help_issue();
+    let (_, rob) = h.comment(chat, "rob", "User", "/gardener sweep").await;
+    h.idle().await;
+    assert!(h.github.reactions(REPO, rob).is_empty());
+    let replies = h.github.comments(REPO, chat);
+    let refusal = replies
+        .iter()
+        .find(|c| c.author == h.github.app_bot_login())
+        .expect("a refusal");
+    assert!(
+        refusal.body.contains("only people with write"),
+        "{}",
+        refusal.body
+    );
+    assert!(
+        h.github
+            .issues(REPO)
+            .iter()
+            .all(|i| !i.title.starts_with("[P0]"))
+    );
+
+    let bot = h.github.app_bot_login();
+    let (_, own) = h
+        .comment(chat, &bot, "Bot", "/gardener sweep\n/gardener help")
+        .await;
+    h.idle().await;
+    assert!(h.github.reactions(REPO, own).is_empty());
+    assert_eq!(h.github.comments(REPO, chat).len(), replies.len() + 1);
+    assert!(
+        h.logging.requests().is_empty(),
+        "nobody's command read any logs"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_signature_gets_401_and_changes_nothing() {
+    let h = Harness::new().await;
+    let body = serde_json::to_vec(&webhooks::ping()).expect("JSON");
+    let mut req = h.http.post(format!("{}/api/github/webhooks", h.url));
+    for (k, v) in webhooks::headers("ping", "bad-1", "wrong-secret", &body) {
+        req = req.header(k, v);
+    }
+    let status = req.body(body.clone()).send().await.expect("POST").status();
+    assert_eq!(status.as_u16(), 401);
+    let unsigned = h
+        .http
+        .post(format!("{}/api/github/webhooks", h.url))
+        .header("x-github-event", "ping")
+        .header("x-github-delivery", "bad-2")
+        .body(body)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(unsigned.status().as_u16(), 401);
+    let counts = h
+        .server
+        .as_ref()
+        .expect("running")
+        .state
+        .store
+        .job_counts()
+        .await
+        .expect("counts");
+    assert!(counts.is_empty(), "{counts:?}");
+}
+
+#[tokio::test]
+async fn a_bad_configuration_is_answered_with_the_key() {
+    let h = Harness::new().await;
+    h.github.set_file(
+        REPO,
+        ".github/log-gardener.yml",
+        "gcp_project: netra-staging\nwindw: 1h\n",
+    );
+    let chat = h.help_issue();
+    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    let reactions = h.done(comment).await;
+    assert!(reactions.contains(&"confused".to_string()), "{reactions:?}");
+    let reply = h.github.comments(REPO, chat).pop().expect("a reply");
+    assert!(reply.body.contains("windw"), "{}", reply.body);
+    assert!(h.p0_issues().is_empty());
+}
+
+#[tokio::test]
+async fn cloud_logging_503s_and_github_rate_limits_leave_exactly_one_issue() {
+    let h = Harness::new().await;
+    h.logging.fail_next(503, 2);
+    h.github.fail_next(
+        "POST",
+        "/repos/acme/netra/issues",
+        403,
+        &[("retry-after", "1"), ("x-ratelimit-remaining", "4000")],
+        1,
+    );
+    // And a create whose response is lost after GitHub filed the issue.
+    h.github
+        .fail_after_apply("POST", "/repos/acme/netra/issues", 502, 1);
+    let chat = h.help_issue();
+    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    let reactions = h.done(comment).await;
+    assert!(reactions.contains(&"rocket".to_string()), "{reactions:?}");
+    assert_eq!(h.p0_issues().len(), 1, "{:#?}", h.github.issues(REPO));
+}
+
+#[tokio::test]
+async fn no_secret_from_the_entries_reaches_github() {
+    let h = Harness::new().await;
+    let secret = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789";
+    let password = "hunter2hunter2";
+    let now = chrono::Utc::now();
+    let leaks: Vec<Value> = (0..6)
+        .map(|i| {
+            json!({
+                "textPayload": format!("psycopg2.OperationalError: connection to postgres://app:{password}@db:5432/app failed; token {secret} for ops@example.com"),
+                "severity": "ERROR",
+                "timestamp": (now - chrono::Duration::minutes(10 + i)).to_rfc3339(),
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "netra-backend"}},
+                "labels": {"instanceId": format!("i{i}")},
+            })
+        })
+        .collect();
+    h.logging.add_entries(leaks);
+    let chat = h.help_issue();
+    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    h.done(comment).await;
+    let mut written = String::new();
+    for issue in h.github.issues(REPO) {
+        written.push_str(&issue.title);
+        written.push_str(&issue.body);
+        for c in h.github.comments(REPO, issue.number) {
+            written.push_str(&c.body);
+        }
+    }
+    assert!(written.contains("OperationalError"), "the error was filed");
+    for s in [secret, password, "ops@example.com"] {
+        assert!(!written.contains(s), "{s} reached GitHub");
+    }
+}
+
+#[tokio::test]
+async fn ignore_and_merge_steer_later_sweeps() {
+    let h = Harness::new().await;
+    let chat = h.help_issue();
+    let (_, c1) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    h.done(c1).await;
+    let issue = h.p0_issues()[0].number;
+    let (_, mute) = h
+        .comment(issue, "alice", "User", "/gardener ignore for 7d")
+        .await;
+    h.done(mute).await;
+    let muted_reply = h.github.comments(REPO, issue).pop().expect("reply");
+    assert!(
+        muted_reply.body.starts_with("Muted"),
+        "{}",
+        muted_reply.body
+    );
+    let before = h.github.comments(REPO, issue).len();
+    let (_, c2) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    h.done(c2).await;
+    assert_eq!(
+        h.github.comments(REPO, issue).len(),
+        before,
+        "a muted root cause gets no comment"
+    );
+
+    let (_, bad) = h
+        .comment(issue, "alice", "User", "/gardener merge #999")
+        .await;
+    let reactions = h.done(bad).await;
+    assert!(reactions.contains(&"confused".to_string()));
+}
+
+#[tokio::test]
+async fn status_help_health_readiness_metrics_and_the_sweep_endpoint() {
+    let h = Harness::new().await;
+    let chat = h.help_issue();
+    let (_, help) = h.comment(chat, "alice", "User", "/gardener help").await;
+    h.done(help).await;
+    assert!(
+        h.github
+            .comments(REPO, chat)
+            .iter()
+            .any(|c| c.body.contains("/gardener merge #N"))
+    );
+    let (_, status) = h.comment(chat, "alice", "User", "/gardener status").await;
+    h.done(status).await;
+    let reply = h.github.comments(REPO, chat).pop().expect("status");
+    assert!(
+        reply.body.contains("gcp_project: netra-staging"),
+        "{}",
+        reply.body
+    );
+
+    let get = |path: &str| h.http.get(format!("{}{path}", h.url)).send();
+    assert_eq!(
+        get("/healthz").await.expect("healthz").status().as_u16(),
+        200
+    );
+    assert_eq!(get("/readyz").await.expect("readyz").status().as_u16(), 200);
+    let metrics = get("/metrics")
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("log_gardener_webhooks_total"), "{metrics}");
+    assert!(
+        metrics.contains("log_gardener_jobs{status=\"done\"}"),
+        "{metrics}"
+    );
+
+    let sweep = |token: &str| {
+        h.http
+            .post(format!("{}/api/sweep", h.url))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+    };
+    assert_eq!(sweep("wrong").await.expect("POST").status().as_u16(), 401);
+    // The installation is known from the start-up listing; the sweep files the P0 issue.
+    for _ in 0..100 {
+        if !h
+            .server
+            .as_ref()
+            .expect("running")
+            .state
+            .store
+            .installations()
+            .await
+            .expect("installations")
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        sweep("sweep-token").await.expect("POST").status().as_u16(),
+        202
+    );
+    h.idle().await;
+    assert_eq!(h.p0_issues().len(), 1);
+}
