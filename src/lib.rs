@@ -16,6 +16,7 @@ pub mod analyze;
 pub mod cli;
 pub mod config;
 pub mod github;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod plan;
