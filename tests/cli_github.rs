@@ -1,0 +1,100 @@
+//! `sweep --repo` from a GitHub Actions workflow: the real binary with a `GITHUB_TOKEN`,
+//! against the stateful fake GitHub. No server, no store: the issues are the state.
+
+mod support;
+
+use serde_json::Value;
+use std::process::Command;
+use support::fake_github::FakeGitHub;
+
+const REPO: &str = "acme/netra";
+const TOKEN: &str = "ghs_actions_workflow_token";
+
+fn example() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-outage.json").to_string()
+}
+
+/// Runs the binary off the async runtime, so the fake keeps answering meanwhile.
+async fn sweep(api: &str, token: Option<&str>, extra: &[&str]) -> (Value, String) {
+    let api = api.to_string();
+    let token = token.map(str::to_string);
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_log-gardener"));
+        cmd.args(["sweep", "--logs", &example(), "--repo", REPO, "--format", "json"])
+            .args(&extra)
+            .env("GITHUB_API_URL", &api)
+            .env_remove("APP_ID")
+            .env_remove("GITHUB_TOKEN");
+        if let Some(t) = token {
+            cmd.env("GITHUB_TOKEN", t);
+        }
+        cmd.output().expect("run log-gardener")
+    })
+    .await
+    .expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (serde_json::from_slice(&out.stdout).expect("JSON result"), stderr)
+}
+
+fn p0_action(result: &Value) -> Value {
+    result["root_causes"]
+        .as_array()
+        .expect("root causes")
+        .iter()
+        .find(|r| r["priority"] == "P0")
+        .expect("a P0 root cause")["action"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_files_once_then_comments_then_keeps_the_cooldown() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(TOKEN, "github-actions[bot]", "Bot");
+
+    let (first, _) = sweep(&gh.url, Some(TOKEN), &[]).await;
+    let action = p0_action(&first);
+    assert_eq!(action["kind"], "create");
+    let issues = gh.issues(REPO);
+    assert_eq!(issues.len(), 1, "only the P0 root cause is filed: {issues:#?}");
+    assert_eq!(action["issue"], issues[0].number);
+    assert!(issues[0].body.contains("<!-- log-gardener:fingerprint="));
+
+    let (second, _) = sweep(&gh.url, Some(TOKEN), &[]).await;
+    assert_eq!(p0_action(&second)["kind"], "comment");
+    assert_eq!(gh.comments(REPO, issues[0].number).len(), 1);
+
+    // Within comment_cooldown: nothing more is written.
+    let (third, _) = sweep(&gh.url, Some(TOKEN), &[]).await;
+    assert_eq!(p0_action(&third)["kind"], "none");
+    assert_eq!(gh.comments(REPO, issues[0].number).len(), 1);
+    assert_eq!(gh.issues(REPO).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_and_missing_credentials_write_nothing() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(TOKEN, "github-actions[bot]", "Bot");
+    let existing = gh.add_issue(
+        REPO,
+        "ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'",
+        "seen on staging",
+        &[],
+        "bob",
+    );
+
+    // With credentials and --dry-run, issues are read so the plan can say `comment`.
+    let (planned, _) = sweep(&gh.url, Some(TOKEN), &["--dry-run"]).await;
+    assert_eq!(p0_action(&planned)["kind"], "comment");
+    assert_eq!(p0_action(&planned)["issue"], existing);
+    assert!(gh.requests().iter().all(|(method, _, _)| method == "GET"), "{:?}", gh.requests());
+
+    let (unplanned, stderr) = sweep(&gh.url, None, &[]).await;
+    assert_eq!(p0_action(&unplanned)["kind"], "create");
+    assert!(stderr.contains("nothing is written"), "{stderr}");
+    assert_eq!(gh.issues(REPO).len(), 1);
+    assert!(gh.comments(REPO, existing).is_empty());
+}
