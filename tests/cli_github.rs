@@ -21,11 +21,19 @@ async fn sweep(api: &str, token: Option<&str>, extra: &[&str]) -> (Value, String
     let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_log-gardener"));
-        cmd.args(["sweep", "--logs", &example(), "--repo", REPO, "--format", "json"])
-            .args(&extra)
-            .env("GITHUB_API_URL", &api)
-            .env_remove("APP_ID")
-            .env_remove("GITHUB_TOKEN");
+        cmd.args([
+            "sweep",
+            "--logs",
+            &example(),
+            "--repo",
+            REPO,
+            "--format",
+            "json",
+        ])
+        .args(&extra)
+        .env("GITHUB_API_URL", &api)
+        .env_remove("APP_ID")
+        .env_remove("GITHUB_TOKEN");
         if let Some(t) = token {
             cmd.env("GITHUB_TOKEN", t);
         }
@@ -35,7 +43,10 @@ async fn sweep(api: &str, token: Option<&str>, extra: &[&str]) -> (Value, String
     .expect("join");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
-    (serde_json::from_slice(&out.stdout).expect("JSON result"), stderr)
+    (
+        serde_json::from_slice(&out.stdout).expect("JSON result"),
+        stderr,
+    )
 }
 
 fn p0_action(result: &Value) -> Value {
@@ -58,7 +69,11 @@ async fn a_workflow_files_once_then_comments_then_keeps_the_cooldown() {
     let action = p0_action(&first);
     assert_eq!(action["kind"], "create");
     let issues = gh.issues(REPO);
-    assert_eq!(issues.len(), 1, "only the P0 root cause is filed: {issues:#?}");
+    assert_eq!(
+        issues.len(),
+        1,
+        "only the P0 root cause is filed: {issues:#?}"
+    );
     assert_eq!(action["issue"], issues[0].number);
     assert!(issues[0].body.contains("<!-- log-gardener:fingerprint="));
 
@@ -90,7 +105,11 @@ async fn dry_run_and_missing_credentials_write_nothing() {
     let (planned, _) = sweep(&gh.url, Some(TOKEN), &["--dry-run"]).await;
     assert_eq!(p0_action(&planned)["kind"], "comment");
     assert_eq!(p0_action(&planned)["issue"], existing);
-    assert!(gh.requests().iter().all(|(method, _, _)| method == "GET"), "{:?}", gh.requests());
+    assert!(
+        gh.requests().iter().all(|(method, _, _)| method == "GET"),
+        "{:?}",
+        gh.requests()
+    );
 
     let (unplanned, stderr) = sweep(&gh.url, None, &[]).await;
     assert_eq!(p0_action(&unplanned)["kind"], "create");

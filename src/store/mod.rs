@@ -254,8 +254,12 @@ impl Store {
             Some(t) => ("queued", db_time(t)),
             None => ("failed", now.clone()),
         };
+        // A job that failed for good frees its dedup key, so that the same sweep can be asked
+        // for again in the same interval.
         with_pool!(self, p => sqlx::query(
-            "UPDATE jobs SET status = $2, run_after = $3, last_error = $4, lease_until = NULL, updated_at = $5 WHERE id = $1",
+            "UPDATE jobs SET status = $2, run_after = $3, last_error = $4, lease_until = NULL, updated_at = $5,
+                 dedup_key = CASE WHEN $2 = 'failed' THEN NULL ELSE dedup_key END
+             WHERE id = $1",
         )
         .bind(id)
         .bind(status)

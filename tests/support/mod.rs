@@ -1,4 +1,5 @@
 pub mod fake_github;
 pub mod fake_logging;
+pub mod harness;
 pub mod loghub;
 pub mod webhooks;
