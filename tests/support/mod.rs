@@ -2,4 +2,5 @@ pub mod fake_github;
 pub mod fake_logging;
 pub mod harness;
 pub mod loghub;
+pub mod pg;
 pub mod webhooks;
