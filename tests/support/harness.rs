@@ -137,17 +137,32 @@ impl Harness {
 
     /// Delivers a webhook to the App at `url`.
     pub async fn deliver_to(&self, url: &str, event: &str, delivery: &str, body: &Value) -> u16 {
+        self.delivery(url, event, delivery, body)
+            .await
+            .expect("the delivery task")
+    }
+
+    /// A delivery as a task of its own, to send many at once.
+    pub fn delivery(
+        &self,
+        url: &str,
+        event: &str,
+        delivery: &str,
+        body: &Value,
+    ) -> tokio::task::JoinHandle<u16> {
         let bytes = serde_json::to_vec(body).expect("JSON");
         let mut req = self.http.post(format!("{url}/api/github/webhooks"));
         for (k, v) in webhooks::headers(event, delivery, SECRET, &bytes) {
             req = req.header(k, v);
         }
-        req.body(bytes)
-            .send()
-            .await
-            .expect("POST webhook")
-            .status()
-            .as_u16()
+        tokio::spawn(async move {
+            req.body(bytes)
+                .send()
+                .await
+                .expect("POST webhook")
+                .status()
+                .as_u16()
+        })
     }
 
     /// The delivery of a new comment (added to the fake first) and the comment's id.
