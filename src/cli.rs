@@ -250,9 +250,36 @@ fn window_from_flags(
 }
 
 async fn sweep(args: SweepArgs) -> CliResult {
-    let config = match &args.config {
-        Some(path) => load_config(path)?,
-        None => Config::default(),
+    let credentials = crate::github::Credentials::from_env();
+    let repo = match (&args.repo, credentials) {
+        (Some(name), Some(credentials)) => Some(
+            crate::github::apply::connect(name, credentials)
+                .await
+                .map_err(|e| CliError::usage(format!("--repo {name}: {e:#}")))?,
+        ),
+        (Some(name), None) => {
+            eprintln!(
+                "note: no GITHUB_TOKEN or APP_ID/PRIVATE_KEY: the plan for {name} is printed, nothing is written"
+            );
+            None
+        }
+        (None, _) => None,
+    };
+    let config = match (&args.config, &repo) {
+        (Some(path), _) => load_config(path)?,
+        // The repository's own configuration, as the App would read it.
+        (None, Some(repo)) => match repo.file(crate::config::CONFIG_PATH).await {
+            Ok(Some(text)) => Config::parse(&text).map_err(|e| {
+                CliError::usage(format!(
+                    "{}: {}: {e}",
+                    repo.full_name,
+                    crate::config::CONFIG_PATH
+                ))
+            })?,
+            Ok(None) => Config::default(),
+            Err(e) => return Err(CliError::failed(format!("{}: {e:#}", repo.full_name))),
+        },
+        (None, None) => Config::default(),
     };
     let now = Utc::now();
     let analysis = match &args.logs {
@@ -264,29 +291,17 @@ async fn sweep(args: SweepArgs) -> CliResult {
         git_ref: String::new(),
         source_root: config.source_root.clone(),
         gcp_project: args.project.clone().or(config.gcp_project.clone()),
+        api_url: crate::github::api_url_from_env(),
     };
-    let actions: Vec<Action> = match (&args.repo, crate::github::Credentials::from_env()) {
-        (Some(repo), Some(credentials)) => crate::github::sweep_repo(
-            repo,
-            credentials,
-            &analysis,
-            &config,
-            &links,
-            args.dry_run,
-            now,
-        )
-        .await
-        .map_err(|e| CliError::failed(format!("{repo}: {e:#}")))?,
-        (Some(repo), None) => {
-            eprintln!(
-                "note: no GITHUB_TOKEN or APP_ID/PRIVATE_KEY: the plan for {repo} is printed, nothing is written"
-            );
-            plan::plan(&analysis.root_causes, &[], &HashMap::new(), &config, now)
+    let actions: Vec<Action> = match &repo {
+        Some(repo) => {
+            crate::github::sweep_repo(repo, &analysis, &config, &links, args.dry_run, now)
+                .await
+                .map_err(|e| CliError::failed(format!("{}: {e:#}", repo.full_name)))?
         }
-        (None, _) => plan::plan(&analysis.root_causes, &[], &HashMap::new(), &config, now),
+        None => plan::plan(&analysis.root_causes, &[], &HashMap::new(), &config, now),
     };
-    let dry_run =
-        args.dry_run || args.repo.is_none() || crate::github::Credentials::from_env().is_none();
+    let dry_run = args.dry_run || repo.is_none();
     let output = match args.format {
         OutputFormat::Json => {
             let mut s = serde_json::to_string_pretty(&report::json_result(&analysis, &actions))

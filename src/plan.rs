@@ -67,6 +67,7 @@ pub struct KnownIssue {
     /// The fingerprint in the body's marker, for issues the App filed.
     pub fingerprint: Option<String>,
     pub labels: Vec<String>,
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// What the App remembers of a fingerprint.

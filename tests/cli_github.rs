@@ -60,7 +60,7 @@ fn p0_action(result: &Value) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_workflow_files_once_then_comments_then_keeps_the_cooldown() {
+async fn a_workflow_files_once_keeps_the_cooldown_then_comments() {
     let gh = FakeGitHub::start().await;
     gh.add_repo(REPO);
     gh.add_token(TOKEN, "github-actions[bot]", "Bot");
@@ -77,15 +77,41 @@ async fn a_workflow_files_once_then_comments_then_keeps_the_cooldown() {
     assert_eq!(action["issue"], issues[0].number);
     assert!(issues[0].body.contains("<!-- log-gardener:fingerprint="));
 
+    // Filing was the first update: inside comment_cooldown nothing more is written.
     let (second, _) = sweep(&gh.url, Some(TOKEN), &[]).await;
-    assert_eq!(p0_action(&second)["kind"], "comment");
-    assert_eq!(gh.comments(REPO, issues[0].number).len(), 1);
+    assert_eq!(p0_action(&second)["kind"], "none");
+    assert!(gh.comments(REPO, issues[0].number).is_empty());
 
-    // Within comment_cooldown: nothing more is written.
+    // The repository's own configuration is read when no --config is given.
+    gh.set_file(REPO, ".github/log-gardener.yml", "comment_cooldown: 0s\n");
     let (third, _) = sweep(&gh.url, Some(TOKEN), &[]).await;
-    assert_eq!(p0_action(&third)["kind"], "none");
+    assert_eq!(p0_action(&third)["kind"], "comment");
     assert_eq!(gh.comments(REPO, issues[0].number).len(), 1);
     assert_eq!(gh.issues(REPO).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_repository_configuration_is_named() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(TOKEN, "github-actions[bot]", "Bot");
+    gh.set_file(REPO, ".github/log-gardener.yml", "labelz: [x]\n");
+    let api = gh.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+            .args(["sweep", "--logs", &example(), "--repo", REPO])
+            .env("GITHUB_API_URL", &api)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env_remove("APP_ID")
+            .output()
+            .expect("run log-gardener")
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("labelz"), "{stderr}");
+    assert!(gh.issues(REPO).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -192,11 +192,6 @@ on_both!(tracked_root_causes_remember_issue_mute_and_merge);
 async fn tracked_root_causes_remember_issue_mute_and_merge(store: Store, _url: &str) {
     let now = Utc::now();
     store
-        .mark_creating("a/b", "00000000000000aa", "boom", now)
-        .await
-        .unwrap();
-    assert!(store.was_creating("a/b", "00000000000000aa").await.unwrap());
-    store
         .record_issue(
             "a/b",
             "00000000000000aa",
@@ -209,7 +204,6 @@ async fn tracked_root_causes_remember_issue_mute_and_merge(store: Store, _url: &
         )
         .await
         .unwrap();
-    assert!(!store.was_creating("a/b", "00000000000000aa").await.unwrap());
     store
         .record_issue(
             "a/b",

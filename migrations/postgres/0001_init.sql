@@ -42,7 +42,6 @@ CREATE TABLE tracked (
     merged_into BIGINT,
     last_comment_at TEXT,
     last_count BIGINT NOT NULL DEFAULT 0,
-    creating_since TEXT,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (repo, fingerprint)
 );

@@ -224,11 +224,6 @@ pub async fn apply(
         match action.kind {
             ActionKind::None => {}
             ActionKind::Create => {
-                if let Some(store) = target.store {
-                    store
-                        .mark_creating(&repo.full_name, &rc.fingerprint, &rc.title, now)
-                        .await?;
-                }
                 let body = issue_body(target.renderer, rc, analysis, target.links)?;
                 let number = repo
                     .create_issue(
@@ -241,7 +236,8 @@ pub async fn apply(
                     .await?;
                 metrics::ISSUES_CREATED.inc();
                 action.issue = Some(number);
-                record(target, rc, number, false, now).await?;
+                // Filing is the first update: comment_cooldown starts now.
+                record(target, rc, number, true, now).await?;
             }
             ActionKind::Comment | ActionKind::Reopen => {
                 let Some(number) = action.issue else {
@@ -333,12 +329,14 @@ async fn tracked_from_issues(
             "P3" => Some(Priority::P3),
             _ => None,
         });
+        // Filing counts as the first update, then each update comment.
         let last_comment_at = repo
             .comments(issue.number)
             .await?
             .into_iter()
             .filter(|c| c.body.contains(UPDATE_MARKER))
             .filter_map(|c| c.created_at)
+            .chain(issue.created_at)
             .max();
         tracked.insert(
             rc.fingerprint.clone(),
@@ -353,31 +351,34 @@ async fn tracked_from_issues(
     Ok(tracked)
 }
 
-/// `sweep --repo` from the command line: reads the repository's issues, plans, and unless
-/// `dry_run` applies the plan. No store: what the issues say is the state.
-pub async fn sweep_repo(
-    repo_name: &str,
-    credentials: Credentials,
-    analysis: &Analysis,
-    config: &Config,
-    links: &Links,
-    dry_run: bool,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<Action>> {
+/// A client for `repo_name` with the CLI's credentials (a token, or the App's installation).
+pub async fn connect(repo_name: &str, credentials: Credentials) -> anyhow::Result<Repo> {
     let api_url = super::api_url_from_env();
-    let repo = match credentials {
-        Credentials::Token(token) => Repo::with_token(&api_url, &token, repo_name)?,
+    match credentials {
+        Credentials::Token(token) => Repo::with_token(&api_url, &token, repo_name),
         Credentials::App {
             app_id,
             private_key,
         } => {
             let app = super::App::new(&api_url, app_id, &private_key)?;
             let installation = app.installation_for(repo_name).await?;
-            Repo::new(app.installation(installation)?, repo_name)?
+            Repo::new(app.installation(installation)?, repo_name)
         }
-    };
-    let issues = known_issues(&repo, analysis, &HashMap::new()).await?;
-    let tracked = tracked_from_issues(&repo, &issues, analysis).await?;
+    }
+}
+
+/// `sweep --repo` from the command line: reads the repository's issues, plans, and unless
+/// `dry_run` applies the plan. No store: what the issues say is the state.
+pub async fn sweep_repo(
+    repo: &Repo,
+    analysis: &Analysis,
+    config: &Config,
+    links: &Links,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Action>> {
+    let issues = known_issues(repo, analysis, &HashMap::new()).await?;
+    let tracked = tracked_from_issues(repo, &issues, analysis).await?;
     let actions = plan::plan(&analysis.root_causes, &issues, &tracked, config, now);
     if dry_run {
         return Ok(actions);
@@ -387,7 +388,7 @@ pub async fn sweep_repo(
     let renderer = Renderer::new()?;
     apply(
         &Target {
-            repo: &repo,
+            repo,
             store: None,
             config,
             links: &links,

@@ -486,7 +486,8 @@ fn known_issue(v: &Value) -> Option<KnownIssue> {
     let number = v["number"].as_u64()?;
     let state = match (v["state"].as_str(), v["state_reason"].as_str()) {
         (Some("open"), _) => IssueState::Open,
-        (_, Some("not_planned")) => IssueState::ClosedNotPlanned,
+        // A duplicate is tracked elsewhere: like not planned, it stays closed.
+        (_, Some("not_planned" | "duplicate")) => IssueState::ClosedNotPlanned,
         _ => IssueState::ClosedCompleted,
     };
     let labels = v["labels"]
@@ -503,6 +504,10 @@ fn known_issue(v: &Value) -> Option<KnownIssue> {
         state,
         fingerprint: v["body"].as_str().and_then(fingerprint_in),
         labels,
+        created_at: v["created_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
     })
 }
 

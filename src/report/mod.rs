@@ -110,9 +110,20 @@ pub struct Links {
     pub source_root: String,
     /// For links to the Cloud Logging console.
     pub gcp_project: Option<String>,
+    /// The REST API base (`GITHUB_API_URL`), from which the web address follows.
+    pub api_url: String,
 }
 
 impl Links {
+    /// github.com for api.github.com; `https://HOST` for GitHub Enterprise's `https://HOST/api/v3`.
+    pub fn web_url(&self) -> String {
+        let api = self.api_url.trim_end_matches('/');
+        if api.is_empty() || api == crate::github::DEFAULT_API_URL {
+            return "https://github.com".to_string();
+        }
+        api.strip_suffix("/api/v3").unwrap_or(api).to_string()
+    }
+
     /// A link to a file of the repository at a line.
     pub fn code_url(&self, path: &str, line: Option<u32>) -> Option<String> {
         let repo = self.repo.as_ref()?;
@@ -127,8 +138,8 @@ impl Links {
             .collect::<Vec<_>>()
             .join("/");
         Some(match line {
-            Some(l) => format!("https://github.com/{repo}/blob/{git_ref}/{path}#L{l}"),
-            None => format!("https://github.com/{repo}/blob/{git_ref}/{path}"),
+            Some(l) => format!("{}/{repo}/blob/{git_ref}/{path}#L{l}", self.web_url()),
+            None => format!("{}/{repo}/blob/{git_ref}/{path}", self.web_url()),
         })
     }
 

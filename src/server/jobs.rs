@@ -106,10 +106,34 @@ pub async fn worker(state: AppState, mut stop: tokio::sync::watch::Receiver<bool
 async fn run_job(state: &AppState, job: Job) {
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts);
     let _guard = span.enter();
-    let result = match job.kind.as_str() {
-        "webhook" => handle_webhook(state, &job.payload).await,
-        "sweep" => handle_sweep_job(state, &job.payload).await,
-        other => Err(anyhow::anyhow!("unknown job kind {other}")),
+    let work = async {
+        match job.kind.as_str() {
+            "webhook" => handle_webhook(state, &job.payload).await,
+            "sweep" => handle_sweep_job(state, &job.payload).await,
+            other => Err(anyhow::anyhow!("unknown job kind {other}")),
+        }
+    };
+    // While the job runs, its lease (and the sweep lock) is renewed: only a dead worker's
+    // job is taken over.
+    let heartbeat = async {
+        let period = (state.config.job_lease / 3)
+            .to_std()
+            .unwrap_or(Duration::from_secs(60))
+            .max(Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(period).await;
+            if let Err(e) = state
+                .store
+                .heartbeat(&state.worker_id, state.config.job_lease, Utc::now())
+                .await
+            {
+                tracing::warn!(error = %format!("{e:#}"), "could not renew the job's lease");
+            }
+        }
+    };
+    let result = tokio::select! {
+        r = work => r,
+        _ = heartbeat => unreachable!("the heartbeat never ends"),
     };
     let now = Utc::now();
     let outcome = match result {

@@ -96,6 +96,9 @@ impl ServerConfig {
             Some(text) => {
                 let d = crate::model::parse_duration(text)
                     .map_err(|e| anyhow!("SWEEP_INTERVAL: {e}"))?;
+                if d <= chrono::Duration::zero() {
+                    anyhow::bail!("SWEEP_INTERVAL must be longer than 0s (or off)");
+                }
                 Some(
                     d.to_std()
                         .map_err(|_| anyhow!("SWEEP_INTERVAL must be positive"))?,

@@ -151,6 +151,7 @@ async fn sweep_locked(
             .unwrap_or_else(|_| "HEAD".into()),
         source_root: config.source_root.clone(),
         gcp_project: Some(project.to_string()),
+        api_url: state.config.github_api_url.clone(),
     };
     // One pass per service: each has its own cursor. With no services configured, one pass
     // over every Cloud Run service of the project.

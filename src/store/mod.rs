@@ -227,6 +227,31 @@ impl Store {
         row.transpose()
     }
 
+    /// Extends the leases of a worker's running jobs and locks while it is alive, so that a
+    /// long sweep is not taken over by another replica.
+    pub async fn heartbeat(
+        &self,
+        worker: &str,
+        lease: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let until = db_time(now + lease);
+        with_pool!(self, p => {
+            sqlx::query("UPDATE jobs SET lease_until = $1 WHERE worker = $2 AND status = 'running'")
+                .bind(&until)
+                .bind(worker)
+                .execute(p)
+                .await?;
+            sqlx::query("UPDATE locks SET until = $1 WHERE holder = $2 AND until < $1")
+                .bind(&until)
+                .bind(worker)
+                .execute(p)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// Marks a job done.
     pub async fn finish_job(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
         let now = db_time(now);
@@ -421,42 +446,6 @@ impl Store {
         Ok(rows)
     }
 
-    /// Records that a fingerprint is being filed, before the issue is created: a crash between
-    /// creating and recording is then found again by the marker.
-    pub async fn mark_creating(
-        &self,
-        repo: &str,
-        fingerprint: &str,
-        title: &str,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        let now = db_time(now);
-        with_pool!(self, p => sqlx::query(
-            "INSERT INTO tracked (repo, fingerprint, title, creating_since, updated_at) VALUES ($1, $2, $3, $4, $4)
-             ON CONFLICT (repo, fingerprint) DO UPDATE SET creating_since = excluded.creating_since, updated_at = excluded.updated_at",
-        )
-        .bind(repo)
-        .bind(fingerprint)
-        .bind(title)
-        .bind(&now)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Whether a fingerprint was being filed when a previous attempt stopped.
-    pub async fn was_creating(&self, repo: &str, fingerprint: &str) -> anyhow::Result<bool> {
-        Ok(with_pool!(self, p => sqlx::query(
-            "SELECT 1 FROM tracked WHERE repo = $1 AND fingerprint = $2 AND creating_since IS NOT NULL AND issue IS NULL",
-        )
-        .bind(repo)
-        .bind(fingerprint)
-        .fetch_optional(p)
-        .await?
-        .is_some()))
-    }
-
     /// Records the issue that tracks a fingerprint, after a create, comment or reopen.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_issue(
@@ -477,7 +466,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8)
              ON CONFLICT (repo, fingerprint) DO UPDATE SET issue = excluded.issue, title = excluded.title, state = 'open',
                  priority = excluded.priority, last_comment_at = COALESCE(excluded.last_comment_at, tracked.last_comment_at),
-                 last_count = excluded.last_count, creating_since = NULL, updated_at = excluded.updated_at",
+                 last_count = excluded.last_count, updated_at = excluded.updated_at",
         )
         .bind(repo)
         .bind(fingerprint)
