@@ -239,3 +239,191 @@ fn adoptable<'a>(
         .filter(|i| i.title.to_lowercase().contains(&needle))
         .min_by_key(|i| i.number)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::traceback::Exception;
+    use crate::analyze::{Cluster, cluster::CauseKind, cluster::ClusterStats, cluster::Role};
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 9, 15, 22, 47, 0).unwrap()
+    }
+
+    fn root_cause(fingerprint: &str, priority: Priority) -> RootCause {
+        let mut stats = ClusterStats::new("api");
+        stats.exception = Some(Exception {
+            kind: "KeyError".into(),
+            message: "'user_id' missing from request".into(),
+            frames: Vec::new(),
+            raised_while_handling: Vec::new(),
+        });
+        RootCause {
+            fingerprint: fingerprint.into(),
+            title: "KeyError: 'user_id' missing from request".into(),
+            priority,
+            reasons: Vec::new(),
+            service: "api".into(),
+            count: 5,
+            first_seen: None,
+            last_seen: None,
+            clusters: vec![Cluster {
+                template: "KeyError: 'user_id' missing from request".into(),
+                role: Role::Cause(CauseKind::Exception),
+                signature: "exception:KeyError".into(),
+                stats,
+            }],
+        }
+    }
+
+    fn issue(number: u64, state: IssueState, fingerprint: Option<&str>, title: &str) -> KnownIssue {
+        KnownIssue {
+            number,
+            title: title.into(),
+            state,
+            fingerprint: fingerprint.map(str::to_string),
+            labels: Vec::new(),
+            created_at: None,
+        }
+    }
+
+    fn one(rc: RootCause, issues: &[KnownIssue], state: &HashMap<String, Tracked>) -> Action {
+        plan(&[rc], issues, state, &Config::default(), now()).remove(0)
+    }
+
+    #[test]
+    fn new_root_causes_are_filed_and_unfiled_priorities_are_not() {
+        let a = one(root_cause("aa", Priority::P1), &[], &HashMap::new());
+        assert_eq!((a.kind, a.issue), (ActionKind::Create, None));
+        let a = one(root_cause("aa", Priority::P2), &[], &HashMap::new());
+        assert_eq!(a.kind, ActionKind::None);
+        assert!(a.reason.contains("file_priorities"));
+    }
+
+    #[test]
+    fn an_open_issue_with_the_marker_gets_a_comment_after_the_cooldown() {
+        let issues = [issue(4, IssueState::Open, Some("aa"), "x")];
+        let a = one(root_cause("aa", Priority::P1), &issues, &HashMap::new());
+        assert_eq!((a.kind, a.issue), (ActionKind::Comment, Some(4)));
+
+        let recent = HashMap::from([(
+            "aa".to_string(),
+            Tracked {
+                issue: Some(4),
+                last_comment_at: Some(now() - chrono::Duration::hours(1)),
+                priority: Some(Priority::P1),
+                ..Tracked::default()
+            },
+        )]);
+        let a = one(root_cause("aa", Priority::P1), &issues, &recent);
+        assert_eq!((a.kind, a.issue), (ActionKind::None, Some(4)));
+        assert!(a.reason.contains("comment_cooldown"));
+
+        // A rise in priority is worth a comment at once, and the label follows.
+        let a = one(root_cause("aa", Priority::P0), &issues, &recent);
+        assert_eq!(a.kind, ActionKind::Comment);
+        assert!(a.raise_priority);
+    }
+
+    #[test]
+    fn closed_issues_reopen_only_when_closed_as_completed() {
+        let done = [issue(4, IssueState::ClosedCompleted, Some("aa"), "x")];
+        let a = one(root_cause("aa", Priority::P1), &done, &HashMap::new());
+        assert_eq!((a.kind, a.issue), (ActionKind::Reopen, Some(4)));
+        let wontfix = [issue(4, IssueState::ClosedNotPlanned, Some("aa"), "x")];
+        let a = one(root_cause("aa", Priority::P1), &wontfix, &HashMap::new());
+        assert_eq!((a.kind, a.issue), (ActionKind::None, Some(4)));
+        let config = Config {
+            reopen_closed: false,
+            ..Config::default()
+        };
+        let a = plan(
+            &[root_cause("aa", Priority::P1)],
+            &done,
+            &HashMap::new(),
+            &config,
+            now(),
+        )
+        .remove(0);
+        assert_eq!(a.kind, ActionKind::None);
+    }
+
+    #[test]
+    fn muted_and_merged_root_causes_are_routed() {
+        let muted = HashMap::from([(
+            "aa".to_string(),
+            Tracked {
+                issue: Some(4),
+                muted_until: Some(now() + chrono::Duration::days(1)),
+                ..Tracked::default()
+            },
+        )]);
+        let issues = [
+            issue(4, IssueState::Open, Some("aa"), "x"),
+            issue(9, IssueState::Open, Some("bb"), "y"),
+        ];
+        assert_eq!(
+            one(root_cause("aa", Priority::P0), &issues, &muted).kind,
+            ActionKind::None
+        );
+        let merged = HashMap::from([(
+            "aa".to_string(),
+            Tracked {
+                issue: Some(4),
+                merged_into: Some(9),
+                ..Tracked::default()
+            },
+        )]);
+        let a = one(root_cause("aa", Priority::P0), &issues, &merged);
+        assert_eq!((a.kind, a.issue), (ActionKind::Comment, Some(9)));
+    }
+
+    #[test]
+    fn a_human_issue_naming_the_error_is_adopted_once() {
+        let issues = [
+            issue(
+                2,
+                IssueState::Open,
+                None,
+                "Prod: KeyError: 'user_id' missing from request on /users",
+            ),
+            issue(3, IssueState::Open, None, "Unrelated flaky test"),
+        ];
+        let a = one(root_cause("aa", Priority::P1), &issues, &HashMap::new());
+        assert_eq!(
+            (a.kind, a.issue, a.adopt),
+            (ActionKind::Comment, Some(2), true)
+        );
+        // A closed human issue is not adopted.
+        let closed = [issue(
+            2,
+            IssueState::ClosedCompleted,
+            None,
+            "KeyError: 'user_id' missing from request",
+        )];
+        assert_eq!(
+            one(root_cause("aa", Priority::P1), &closed, &HashMap::new()).kind,
+            ActionKind::Create
+        );
+    }
+
+    #[test]
+    fn new_issues_per_sweep_are_bounded() {
+        let config = Config {
+            max_new_issues: 2,
+            ..Config::default()
+        };
+        let rcs: Vec<RootCause> = ["a1", "a2", "a3"]
+            .iter()
+            .map(|f| root_cause(f, Priority::P0))
+            .collect();
+        let actions = plan(&rcs, &[], &HashMap::new(), &config, now());
+        let kinds: Vec<ActionKind> = actions.iter().map(|a| a.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![ActionKind::Create, ActionKind::Create, ActionKind::None]
+        );
+        assert!(actions[2].reason.contains("limit of 2"));
+    }
+}
