@@ -31,6 +31,17 @@ macro_rules! with_pool {
     };
 }
 
+/// Runs a statement on whichever pool the store has; gives the number of rows it changed.
+macro_rules! execute {
+    ($store:expr, $sql:expr $(, $bind:expr)* $(,)?) => {
+        with_pool!($store, p => sqlx::query($sql)
+            $(.bind($bind))*
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+    };
+}
+
 /// The App's state: deliveries, jobs, installations, cursors, tracked root causes, sweeps.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -169,16 +180,14 @@ impl Store {
     ) -> anyhow::Result<bool> {
         let now = db_time(now);
         let payload = payload.to_string();
-        let n = with_pool!(self, p => sqlx::query(
+        let n = execute!(
+            self,
             "INSERT INTO jobs (kind, payload, dedup_key, status, run_after, created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, $4, $4) ON CONFLICT (dedup_key) DO NOTHING",
-        )
-        .bind(kind)
-        .bind(&payload)
-        .bind(dedup_key)
-        .bind(&now)
-        .execute(p)
-        .await?
-        .rows_affected());
+            kind,
+            &payload,
+            dedup_key,
+            &now
+        )?;
         Ok(n == 1)
     }
 
@@ -236,33 +245,30 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let until = db_time(now + lease);
-        with_pool!(self, p => {
-            sqlx::query("UPDATE jobs SET lease_until = $1 WHERE worker = $2 AND status = 'running'")
-                .bind(&until)
-                .bind(worker)
-                .execute(p)
-                .await?;
-            sqlx::query("UPDATE locks SET until = $1 WHERE holder = $2 AND until < $1")
-                .bind(&until)
-                .bind(worker)
-                .execute(p)
-                .await
-                .map(|_| ())
-        })?;
+        execute!(
+            self,
+            "UPDATE jobs SET lease_until = $1 WHERE worker = $2 AND status = 'running'",
+            &until,
+            worker
+        )?;
+        execute!(
+            self,
+            "UPDATE locks SET until = $1 WHERE holder = $2 AND until < $1",
+            &until,
+            worker
+        )?;
         Ok(())
     }
 
     /// Marks a job done.
     pub async fn finish_job(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
         let now = db_time(now);
-        with_pool!(self, p => sqlx::query(
+        execute!(
+            self,
             "UPDATE jobs SET status = 'done', lease_until = NULL, updated_at = $2 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(&now)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+            id,
+            &now
+        )?;
         Ok(())
     }
 
@@ -281,19 +287,9 @@ impl Store {
         };
         // A job that failed for good frees its dedup key, so that the same sweep can be asked
         // for again in the same interval.
-        with_pool!(self, p => sqlx::query(
-            "UPDATE jobs SET status = $2, run_after = $3, last_error = $4, lease_until = NULL, updated_at = $5,
+        execute!(self, "UPDATE jobs SET status = $2, run_after = $3, last_error = $4, lease_until = NULL, updated_at = $5,
                  dedup_key = CASE WHEN $2 = 'failed' THEN NULL ELSE dedup_key END
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(status)
-        .bind(&run_after)
-        .bind(error)
-        .bind(&now)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+             WHERE id = $1", id, status, &run_after, error, &now)?;
         Ok(())
     }
 
@@ -329,34 +325,28 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let now = db_time(now);
-        with_pool!(self, p => sqlx::query(
+        execute!(
+            self,
             "INSERT INTO installations (repo, installation_id, added_at) VALUES ($1, $2, $3)
              ON CONFLICT (repo) DO UPDATE SET installation_id = excluded.installation_id",
-        )
-        .bind(repo)
-        .bind(installation)
-        .bind(&now)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+            repo,
+            installation,
+            &now
+        )?;
         Ok(())
     }
 
     pub async fn remove_installation_repo(&self, repo: &str) -> anyhow::Result<()> {
-        with_pool!(self, p => sqlx::query("DELETE FROM installations WHERE repo = $1")
-            .bind(repo)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
+        execute!(self, "DELETE FROM installations WHERE repo = $1", repo)?;
         Ok(())
     }
 
     pub async fn remove_installation(&self, installation: i64) -> anyhow::Result<()> {
-        with_pool!(self, p => sqlx::query("DELETE FROM installations WHERE installation_id = $1")
-            .bind(installation)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
+        execute!(
+            self,
+            "DELETE FROM installations WHERE installation_id = $1",
+            installation
+        )?;
         Ok(())
     }
 
@@ -405,17 +395,15 @@ impl Store {
         until: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let until = db_time(until);
-        with_pool!(self, p => sqlx::query(
+        execute!(
+            self,
             "INSERT INTO cursors (repo, service, swept_until) VALUES ($1, $2, $3)
              ON CONFLICT (repo, service) DO UPDATE SET swept_until = excluded.swept_until
              WHERE cursors.swept_until < excluded.swept_until",
-        )
-        .bind(repo)
-        .bind(service)
-        .bind(&until)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+            repo,
+            service,
+            &until
+        )?;
         Ok(())
     }
 
@@ -461,24 +449,11 @@ impl Store {
     ) -> anyhow::Result<()> {
         let now = db_time(now);
         let comment_at = commented.then(|| now.clone());
-        with_pool!(self, p => sqlx::query(
-            "INSERT INTO tracked (repo, fingerprint, issue, title, state, priority, last_comment_at, last_count, updated_at)
+        execute!(self, "INSERT INTO tracked (repo, fingerprint, issue, title, state, priority, last_comment_at, last_count, updated_at)
              VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8)
              ON CONFLICT (repo, fingerprint) DO UPDATE SET issue = excluded.issue, title = excluded.title, state = 'open',
                  priority = excluded.priority, last_comment_at = COALESCE(excluded.last_comment_at, tracked.last_comment_at),
-                 last_count = excluded.last_count, updated_at = excluded.updated_at",
-        )
-        .bind(repo)
-        .bind(fingerprint)
-        .bind(issue as i64)
-        .bind(title)
-        .bind(priority.label())
-        .bind(comment_at)
-        .bind(count as i64)
-        .bind(&now)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+                 last_count = excluded.last_count, updated_at = excluded.updated_at", repo, fingerprint, issue as i64, title, priority.label(), comment_at, count as i64, &now)?;
         Ok(())
     }
 
@@ -517,16 +492,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let now = db_time(now);
-        with_pool!(self, p => sqlx::query(
+        execute!(
+            self,
             "UPDATE tracked SET state = $3, updated_at = $4 WHERE repo = $1 AND issue = $2",
-        )
-        .bind(repo)
-        .bind(issue as i64)
-        .bind(state)
-        .bind(&now)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+            repo,
+            issue as i64,
+            state,
+            &now
+        )?;
         Ok(())
     }
 
@@ -539,16 +512,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let (until, now) = (db_time(until), db_time(now));
-        with_pool!(self, p => sqlx::query(
+        execute!(
+            self,
             "UPDATE tracked SET muted_until = $3, updated_at = $4 WHERE repo = $1 AND fingerprint = $2",
-        )
-        .bind(repo)
-        .bind(fingerprint)
-        .bind(&until)
-        .bind(&now)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+            repo,
+            fingerprint,
+            &until,
+            &now
+        )?;
         Ok(())
     }
 
@@ -561,16 +532,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let now = db_time(now);
-        with_pool!(self, p => sqlx::query(
+        execute!(
+            self,
             "UPDATE tracked SET merged_into = $3, updated_at = $4 WHERE repo = $1 AND fingerprint = $2",
-        )
-        .bind(repo)
-        .bind(fingerprint)
-        .bind(into as i64)
-        .bind(&now)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+            repo,
+            fingerprint,
+            into as i64,
+            &now
+        )?;
         Ok(())
     }
 
@@ -584,28 +553,26 @@ impl Store {
     ) -> anyhow::Result<bool> {
         let until = db_time(now + lease);
         let now = db_time(now);
-        let n = with_pool!(self, p => sqlx::query(
+        let n = execute!(
+            self,
             "INSERT INTO locks (name, holder, until) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
              WHERE locks.until < $4 OR locks.holder = excluded.holder",
-        )
-        .bind(name)
-        .bind(holder)
-        .bind(&until)
-        .bind(&now)
-        .execute(p)
-        .await?
-        .rows_affected());
+            name,
+            holder,
+            &until,
+            &now
+        )?;
         Ok(n == 1)
     }
 
     pub async fn unlock(&self, name: &str, holder: &str) -> anyhow::Result<()> {
-        with_pool!(self, p => sqlx::query("DELETE FROM locks WHERE name = $1 AND holder = $2")
-            .bind(name)
-            .bind(holder)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
+        execute!(
+            self,
+            "DELETE FROM locks WHERE name = $1 AND holder = $2",
+            name,
+            holder
+        )?;
         Ok(())
     }
 
@@ -622,20 +589,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let (start, end, now) = (db_time(window_start), db_time(window_end), db_time(now));
-        with_pool!(self, p => sqlx::query(
-            "INSERT INTO sweeps (repo, trigger_kind, window_start, window_end, outcome, summary, finished_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(repo)
-        .bind(trigger)
-        .bind(&start)
-        .bind(&end)
-        .bind(outcome)
-        .bind(summary)
-        .bind(&now)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+        execute!(self, "INSERT INTO sweeps (repo, trigger_kind, window_start, window_end, outcome, summary, finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)", repo, trigger, &start, &end, outcome, summary, &now)?;
         Ok(())
     }
 
