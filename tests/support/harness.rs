@@ -243,6 +243,25 @@ impl Harness {
             .collect()
     }
 
+    /// The App's comments on an issue, oldest first.
+    pub fn replies(&self, issue: u64) -> Vec<super::fake_github::CommentSnapshot> {
+        let bot = self.github.app_bot_login();
+        self.github
+            .comments(REPO, issue)
+            .into_iter()
+            .filter(|c| c.author == bot)
+            .collect()
+    }
+
+    /// Whether a scheduled sweep has moved the service's cursor.
+    pub async fn has_cursor(&self, service: &str) -> bool {
+        self.store()
+            .cursor(REPO, service)
+            .await
+            .expect("read the cursor")
+            .is_some()
+    }
+
     /// The issue where people talk to the App.
     pub fn help_issue(&self) -> u64 {
         self.github
