@@ -143,6 +143,7 @@ pub async fn known_issues(
     repo: &Repo,
     analysis: &Analysis,
     tracked: &HashMap<String, Tracked>,
+    config: &Config,
 ) -> anyhow::Result<Vec<KnownIssue>> {
     let mut found: HashMap<u64, KnownIssue> = HashMap::new();
     let mut services: Vec<&str> = analysis
@@ -170,30 +171,34 @@ pub async fn known_issues(
         let known = found
             .values()
             .any(|i| i.fingerprint.as_deref() == Some(rc.fingerprint.as_str()));
-        if known {
+        // Only root causes that would be filed need the search fallback.
+        if known || !config.file_priorities.contains(&rc.priority) {
             continue;
         }
         // Issues the labels missed (a human removed them): the marker, through search.
-        for issue in repo
-            .search(&format!(
-                "\"log-gardener:fingerprint={}\" in:body",
-                rc.fingerprint
-            ))
-            .await?
-        {
-            found.entry(issue.number).or_insert(issue);
-        }
+        let mut queries = vec![format!(
+            "\"log-gardener:fingerprint={}\" in:body",
+            rc.fingerprint
+        )];
         if let Some(e) = rc.exception() {
             let phrase: String = format!("{}: {}", e.kind, e.message)
                 .chars()
                 .filter(|c| *c != '"')
                 .take(120)
                 .collect();
-            for issue in repo
-                .search(&format!("is:open in:title \"{phrase}\""))
-                .await?
-            {
-                found.entry(issue.number).or_insert(issue);
+            queries.push(format!("is:open in:title \"{phrase}\""));
+        }
+        for query in queries {
+            // Search is a fallback: when it is down, the labels and the store still hold.
+            match repo.search(&query).await {
+                Ok(issues) => {
+                    for issue in issues {
+                        found.entry(issue.number).or_insert(issue);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(repo = %repo.full_name, error = %format!("{e:#}"), "issue search failed")
+                }
             }
         }
     }
@@ -377,14 +382,17 @@ pub async fn sweep_repo(
     dry_run: bool,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Action>> {
-    let issues = known_issues(repo, analysis, &HashMap::new()).await?;
+    let issues = known_issues(repo, analysis, &HashMap::new(), config).await?;
     let tracked = tracked_from_issues(repo, &issues, analysis).await?;
     let actions = plan::plan(&analysis.root_causes, &issues, &tracked, config, now);
     if dry_run {
         return Ok(actions);
     }
     let mut links = links.clone();
-    links.git_ref = repo.default_branch().await?;
+    links.git_ref = repo
+        .default_branch()
+        .await
+        .unwrap_or_else(|_| "HEAD".to_string());
     let renderer = Renderer::new()?;
     apply(
         &Target {

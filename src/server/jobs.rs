@@ -294,7 +294,7 @@ async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
         .await?;
         return Ok(());
     }
-    repo.react(comment_id, "eyes").await?;
+    react(&repo, comment_id, "eyes").await;
     let mut failed = false;
     for command in parsed {
         let reply = match command {
@@ -327,9 +327,20 @@ async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
             }
         }
     }
-    repo.react(comment_id, if failed { "confused" } else { "rocket" })
-        .await?;
+    react(
+        &repo,
+        comment_id,
+        if failed { "confused" } else { "rocket" },
+    )
+    .await;
     Ok(())
+}
+
+/// Reactions say how a command went; failing to add one must not run the command again.
+async fn react(repo: &Repo, comment_id: u64, content: &str) {
+    if let Err(e) = repo.react(comment_id, content).await {
+        tracing::warn!(repo = %repo.full_name, content, error = %format!("{e:#}"), "could not react to a command");
+    }
 }
 
 async fn run_command(

@@ -194,7 +194,7 @@ async fn sweep_locked(
         )
         .await?;
         let tracked = state.store.tracked(&repo.full_name).await?;
-        let issues = known_issues(repo, &analysis, &tracked).await?;
+        let issues = known_issues(repo, &analysis, &tracked, config).await?;
         let actions = plan::plan(&analysis.root_causes, &issues, &tracked, config, now);
         let actions = if dry_run {
             actions
