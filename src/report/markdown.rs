@@ -72,7 +72,11 @@ pub fn mermaid_label(text: &str) -> String {
             c => c,
         })
         .collect();
-    crate::analyze::cluster::truncate(&cleaned, 60)
+    // A node stays short: a long label makes the chart unreadable.
+    match cleaned.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &cleaned[..i]),
+        None => cleaned,
+    }
 }
 
 fn longest_run(text: &str, ch: char) -> usize {
