@@ -224,7 +224,7 @@ fn write_failed(e: std::io::Error) -> CliError {
 }
 
 /// The sweep window the flags ask for; `None` lets the entries decide.
-fn window_from_flags(
+pub(crate) fn window_from_flags(
     since: Option<&str>,
     until: Option<&str>,
     default_since: chrono::Duration,

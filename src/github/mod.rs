@@ -397,16 +397,11 @@ impl Repo {
         for page in 1u32..=3 {
             let url = with_query(&route, &[("per_page", "100"), ("page", &page.to_string())]);
             let batch: Vec<Value> = retry(true, || self.gh.get(&url, None::<&()>)).await?;
-            out.extend(batch.iter().map(|c| {
-                IssueComment {
-                    id: c["id"].as_u64().unwrap_or(0),
-                    body: c["body"].as_str().unwrap_or("").to_string(),
-                    author: c["user"]["login"].as_str().unwrap_or("").to_string(),
-                    created_at: c["created_at"]
-                        .as_str()
-                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                        .map(|t| t.with_timezone(&chrono::Utc)),
-                }
+            out.extend(batch.iter().map(|c| IssueComment {
+                id: c["id"].as_u64().unwrap_or(0),
+                body: c["body"].as_str().unwrap_or("").to_string(),
+                author: c["user"]["login"].as_str().unwrap_or("").to_string(),
+                created_at: time_of(&c["created_at"]),
             }));
             if batch.len() < 100 {
                 break;
@@ -482,6 +477,13 @@ fn with_query(route: &str, params: &[(&str, &str)]) -> String {
     format!("{route}?{}", query.join("&"))
 }
 
+/// A timestamp field of GitHub's JSON.
+fn time_of(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    v.as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 fn known_issue(v: &Value) -> Option<KnownIssue> {
     let number = v["number"].as_u64()?;
     let state = match (v["state"].as_str(), v["state_reason"].as_str()) {
@@ -504,10 +506,7 @@ fn known_issue(v: &Value) -> Option<KnownIssue> {
         state,
         fingerprint: v["body"].as_str().and_then(fingerprint_in),
         labels,
-        created_at: v["created_at"]
-            .as_str()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&chrono::Utc)),
+        created_at: time_of(&v["created_at"]),
     })
 }
 

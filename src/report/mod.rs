@@ -188,25 +188,27 @@ fn frames(rc: &RootCause, links: &Links) -> Vec<FrameView> {
         .collect()
 }
 
-/// Events over the window as a line of block characters, one per bucket.
-pub fn sparkline(minutes: &BTreeMap<i64, u64>, window: &Window, buckets: usize) -> String {
+/// Events per bucket of the window, at most `max` buckets of whole minutes: (first minute of
+/// the bucket, events).
+fn buckets(minutes: &BTreeMap<i64, u64>, window: &Window, max: usize) -> Vec<(i64, u64)> {
     let start = window.start.timestamp().div_euclid(60);
     let end = window.end.timestamp().div_euclid(60).max(start);
-    let span = (end - start + 1) as usize;
-    let buckets = buckets.min(span).max(1);
-    let mut counts = vec![0u64; buckets];
-    for (m, n) in minutes {
-        if *m < start || *m > end {
-            continue;
-        }
-        let i = ((*m - start) as usize * buckets / span).min(buckets - 1);
-        counts[i] += n;
-    }
-    let max = counts.iter().copied().max().unwrap_or(0).max(1);
+    let span = (end - start + 1) as u64;
+    let step = span.div_ceil(max.max(1) as u64).max(1) as i64;
+    (start..=end)
+        .step_by(step as usize)
+        .map(|m| (m, minutes.range(m..m + step).map(|(_, n)| n).sum()))
+        .collect()
+}
+
+/// Events over the window as a line of block characters, one per bucket.
+pub fn sparkline(minutes: &BTreeMap<i64, u64>, window: &Window, max_buckets: usize) -> String {
+    let counts = buckets(minutes, window, max_buckets);
+    let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     counts
         .iter()
-        .map(|&n| {
+        .map(|&(_, n)| {
             if n == 0 {
                 '·'
             } else {
@@ -269,22 +271,15 @@ pub fn root_cause_view(rc: &RootCause, window: &Window, links: &Links) -> Value 
 
 /// Occurrences over time, bucketed for a mermaid xychart: labels and counts.
 fn occurrences_chart(minutes: &BTreeMap<i64, u64>, window: &Window) -> Value {
-    let start = window.start.timestamp().div_euclid(60);
-    let end = window.end.timestamp().div_euclid(60).max(start);
-    let span = end - start + 1;
-    let step = (span as f64 / 12.0).ceil().max(1.0) as i64;
-    let mut labels = Vec::new();
-    let mut counts = Vec::new();
-    let mut m = start;
-    while m <= end {
-        let n: u64 = minutes.range(m..m + step).map(|(_, n)| n).sum();
-        let label = DateTime::<Utc>::from_timestamp(m * 60, 0)
-            .map(|t| t.format("%H:%M").to_string())
-            .unwrap_or_default();
-        labels.push(label);
-        counts.push(n);
-        m += step;
-    }
+    let (labels, counts): (Vec<String>, Vec<u64>) = buckets(minutes, window, 12)
+        .into_iter()
+        .map(|(m, n)| {
+            let label = DateTime::<Utc>::from_timestamp(m * 60, 0)
+                .map(|t| t.format("%H:%M").to_string())
+                .unwrap_or_default();
+            (label, n)
+        })
+        .unzip();
     let max = counts.iter().copied().max().unwrap_or(0);
     json!({"labels": labels, "counts": counts, "max": max.max(1)})
 }

@@ -8,7 +8,7 @@ use crate::analyze::{Analysis, Analyzer, Options};
 use crate::cli::{CliError, SweepArgs};
 use crate::config::{Config, ServiceSpec};
 use crate::metrics;
-use crate::model::{LogEntry, Window, parse_duration, rfc3339};
+use crate::model::{LogEntry, Window, rfc3339};
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use google_cloud_gax::options::RequestOptionsBuilder;
@@ -268,16 +268,16 @@ pub async fn sweep_cloud(
         .ok_or_else(|| {
             CliError::usage("no project: pass --project ID, set gcp_project in --config, or read a file with --logs PATH")
         })?;
-    let span = match &args.since {
-        Some(s) => parse_duration(s).map_err(|e| CliError::usage(format!("--since: {e}")))?,
-        None => config.window.0,
-    };
-    let end = match &args.until {
-        Some(u) => DateTime::parse_from_rfc3339(u)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| CliError::usage(format!("--until {u:?} is not RFC 3339: {e}")))?,
-        None => now,
-    };
+    let window = crate::cli::window_from_flags(
+        args.since.as_deref(),
+        args.until.as_deref(),
+        config.window.0,
+        || Ok(now),
+    )?
+    .unwrap_or(Window {
+        start: now - config.window.0,
+        end: now,
+    });
     let services: Vec<ServiceSpec> = if args.services.is_empty() {
         config.services.clone()
     } else {
@@ -297,10 +297,7 @@ pub async fn sweep_cloud(
         &project,
         &services,
         &config.filter,
-        Window {
-            start: end - span,
-            end,
-        },
+        window,
         Options::from_config(config),
         now,
     )
