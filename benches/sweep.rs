@@ -64,6 +64,8 @@ fn write_export(path: &PathBuf, n: usize) -> std::io::Result<()> {
                 "resource": resource, "severity": "WARNING", "timestamp": ts,
                 "labels": {"instanceId": instance}}),
             _ if (i / 1000) % 50 == 25 => {
+                // One crashed instance writes the whole traceback, then exits.
+                let crashed = format!("crash{}", i / 10);
                 for line in traceback {
                     writeln!(
                         out,
@@ -71,14 +73,14 @@ fn write_export(path: &PathBuf, n: usize) -> std::io::Result<()> {
                         json!({"textPayload": line, "severity": "ERROR", "timestamp": ts,
                         "logName": "projects/bench/logs/run.googleapis.com%2Fstderr",
                         "resource": {"type": "cloud_run_revision", "labels": {"service_name": "worker"}},
-                        "labels": {"instanceId": format!("crash{}", i / 10)}})
+                        "labels": {"instanceId": crashed}})
                     )?;
                     i += 1;
                 }
                 json!({"textPayload": "Container called exit(1).", "severity": "WARNING", "timestamp": ts,
                     "logName": "projects/bench/logs/run.googleapis.com%2Fvarlog%2Fsystem",
                     "resource": {"type": "cloud_run_revision", "labels": {"service_name": "worker"}},
-                    "labels": {"instanceId": format!("crash{}", i / 10)}})
+                    "labels": {"instanceId": crashed}})
             }
             _ => json!({
                 "textPayload": format!("[{}] request {} took {}ms user={} session={:x}", ts, r % 10_000, r % 3000,
