@@ -589,3 +589,128 @@ fn config_check_names_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("comment_cooldwn"), "{}", stderr(&out));
 }
+
+#[test]
+fn out_of_memory_kills_are_one_p0_root_cause_with_their_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut entries = Vec::new();
+    for i in 0..6 {
+        let t = i as f64 * 300.0;
+        let instance = format!("oom{i}");
+        entries.push(cloud_run(
+            "worker",
+            &instance,
+            t,
+            "INFO",
+            "processing batch 4711 of 9000",
+        ));
+        entries.push(cloud_run(
+            "worker",
+            &instance,
+            t + 40.0,
+            "ERROR",
+            "Memory limit of 512 MiB exceeded with 531 MiB used. Consider increasing the memory limit, see https://cloud.google.com/run/docs/configuring/memory-limits",
+        ));
+        entries.push(cloud_run(
+            "worker",
+            &instance,
+            t + 40.5,
+            "WARNING",
+            "Container called exit(137).",
+        ));
+    }
+    let path = jsonl(&dir, "oom.jsonl", &entries);
+    let result = sweep_json(&path, &[]);
+    let rcs = root_causes(&result);
+    assert_eq!(rcs.len(), 1, "{rcs:#?}");
+    assert_eq!(rcs[0]["priority"], "P0");
+    assert!(
+        rcs[0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Memory limit of"),
+        "{}",
+        rcs[0]["title"]
+    );
+    assert!(
+        templates_of(&rcs[0])
+            .iter()
+            .any(|t| t.contains("Container called exit"))
+    );
+}
+
+#[test]
+fn an_outage_with_no_logged_cause_is_still_one_p0_root_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut entries = Vec::new();
+    for i in 0..5 {
+        let t = i as f64 * 120.0;
+        let instance = format!("s{i}");
+        entries.push(cloud_run(
+            "web",
+            &instance,
+            t,
+            "ERROR",
+            "Default STARTUP TCP probe failed 1 time consecutively for container \"web-1\" on port 8080. The instance was not started.",
+        ));
+        entries.push(cloud_run(
+            "web",
+            &instance,
+            t + 0.2,
+            "WARNING",
+            "Container called exit(1).",
+        ));
+        entries.push(request("web", t + 1.0, "/", 503, &format!("t{i}")));
+    }
+    let path = jsonl(&dir, "silent.jsonl", &entries);
+    let result = sweep_json(&path, &[]);
+    let rcs = root_causes(&result);
+    assert_eq!(rcs.len(), 1, "{rcs:#?}");
+    assert_eq!(rcs[0]["priority"], "P0");
+    assert!(
+        rcs[0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("start-up failure:"),
+        "{}",
+        rcs[0]["title"]
+    );
+    assert!(
+        rcs[0]["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["role"] == "symptom")
+    );
+    let out = run(&["sweep", "--logs", path.to_str().unwrap()]);
+    assert!(stdout(&out).contains("No cause was logged"));
+}
+
+#[test]
+fn a_java_exception_keeps_its_innermost_cause_and_in_app_frames() {
+    let text = "org.springframework.beans.factory.BeanCreationException: Error creating bean with name 'dataSource'
+\tat org.springframework.beans.factory.support.AbstractAutowireCapableBeanFactory.doCreateBean(AbstractAutowireCapableBeanFactory.java:628)
+\tat com.acme.billing.Application.main(Application.java:21)
+Caused by: java.net.ConnectException: Connection refused
+\tat com.acme.billing.db.Pool.connect(Pool.java:57)
+\t... 12 more";
+    let dir = tempfile::tempdir().unwrap();
+    let entries: Vec<Value> = (0..4)
+        .map(|i| cloud_run("billing", &format!("j{i}"), i as f64 * 30.0, "ERROR", text))
+        .collect();
+    let path = jsonl(&dir, "java.jsonl", &entries);
+    let result = sweep_json(&path, &[]);
+    let rcs = root_causes(&result);
+    assert_eq!(rcs.len(), 1, "{rcs:#?}");
+    assert_eq!(
+        rcs[0]["title"],
+        "java.net.ConnectException: Connection refused"
+    );
+    assert_eq!(rcs[0]["priority"], "P1");
+    let out = run(&["sweep", "--logs", path.to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains("com/acme/billing/db/Pool.java"),
+        "{}",
+        stdout(&out)
+    );
+}
