@@ -143,3 +143,32 @@ async fn dry_run_and_missing_credentials_write_nothing() {
     assert_eq!(gh.issues(REPO).len(), 1);
     assert!(gh.comments(REPO, existing).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_issue_is_found_again_and_keeps_the_cooldown() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(TOKEN, "github-actions[bot]", "Bot");
+    let human = gh.add_issue(
+        REPO,
+        "Staging down: ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'",
+        "seen at 21:50",
+        &[],
+        "bob",
+    );
+    let (first, _) = sweep(&gh.url, Some(TOKEN), &[]).await;
+    assert_eq!(p0_action(&first)["kind"], "comment");
+    assert_eq!(p0_action(&first)["issue"], human);
+    assert_eq!(gh.comments(REPO, human).len(), 1);
+    // An hour later the search index has caught up with the App's comment.
+    gh.set_search_lag(false);
+    let (second, _) = sweep(&gh.url, Some(TOKEN), &[]).await;
+    assert_eq!(
+        p0_action(&second)["kind"],
+        "none",
+        "inside comment_cooldown"
+    );
+    assert_eq!(p0_action(&second)["issue"], human);
+    assert_eq!(gh.comments(REPO, human).len(), 1);
+    assert_eq!(gh.issues(REPO).len(), 1);
+}

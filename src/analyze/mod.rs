@@ -275,13 +275,13 @@ impl Analyzer {
 
         let mut root_causes = Vec::new();
         for mut group in correlate::correlate(kept) {
-            let head = &group[0];
-            // A symptom below the threshold never stands as a root cause of its own.
-            if group.len() == 1
-                && head.stats.severity() < self.options.min_severity
-                && !matches!(head.role, Role::Cause(_))
+            // Below `min_severity` throughout: counted, never a root cause (never filed).
+            if group
+                .iter()
+                .all(|c| c.stats.severity() < self.options.min_severity)
             {
-                self.totals.below_min_severity += head.stats.entries;
+                self.totals.below_min_severity +=
+                    group.iter().map(|c| c.stats.entries).sum::<u64>();
                 continue;
             }
             group[1..].sort_by(|a, b| {

@@ -176,24 +176,41 @@ pub async fn known_issues(
             continue;
         }
         // Issues the labels missed (a human removed them): the marker, through search.
-        let mut queries = vec![format!(
-            "\"log-gardener:fingerprint={}\" in:body",
-            rc.fingerprint
-        )];
+        // (query, whether a hit tracks this root cause for sure)
+        let mut queries = vec![
+            (
+                format!("\"log-gardener:fingerprint={}\" in:body", rc.fingerprint),
+                false,
+            ),
+            // An adopted issue: its body is a person's, the App's comments carry the marker.
+            (
+                format!(
+                    "\"log-gardener:update fingerprint={}\" in:comments",
+                    rc.fingerprint
+                ),
+                true,
+            ),
+        ];
         if let Some(e) = rc.exception() {
             let phrase: String = format!("{}: {}", e.kind, e.message)
                 .chars()
                 .filter(|c| *c != '"')
                 .take(120)
                 .collect();
-            queries.push(format!("is:open in:title \"{phrase}\""));
+            queries.push((format!("is:open in:title \"{phrase}\""), false));
         }
-        for query in queries {
+        for (query, tracks) in queries {
             // Search is a fallback: when it is down, the labels and the store still hold.
             match repo.search(&query).await {
                 Ok(issues) => {
-                    for issue in issues {
-                        found.entry(issue.number).or_insert(issue);
+                    for mut issue in issues {
+                        if tracks && issue.fingerprint.is_none() {
+                            issue.fingerprint = Some(rc.fingerprint.clone());
+                        }
+                        let slot = found.entry(issue.number).or_insert_with(|| issue.clone());
+                        if slot.fingerprint.is_none() {
+                            slot.fingerprint = issue.fingerprint;
+                        }
                     }
                 }
                 Err(e) => {

@@ -1854,7 +1854,18 @@ impl State {
                 continue;
             }
             for i in &r.issues {
-                if (self.search_lag && i.via_api) || !parsed.matches(i) {
+                // Comments reach the index late too: none while it lags.
+                let comments = if self.search_lag {
+                    String::new()
+                } else {
+                    r.comments
+                        .iter()
+                        .filter(|c| c.issue_number == i.number)
+                        .map(|c| c.body.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                if (self.search_lag && i.via_api) || !parsed.matches(i, &comments) {
                     continue;
                 }
                 hits.push((r, i));
@@ -1933,6 +1944,7 @@ struct SearchQuery {
     only_prs: bool,
     in_title: bool,
     in_body: bool,
+    in_comments: bool,
     phrases: Vec<String>,
 }
 
@@ -1959,6 +1971,7 @@ impl SearchQuery {
                         match f {
                             "title" => out.in_title = true,
                             "body" => out.in_body = true,
+                            "comments" => out.in_comments = true,
                             _ => {}
                         }
                     }
@@ -1970,7 +1983,8 @@ impl SearchQuery {
         out
     }
 
-    fn matches(&self, i: &Issue) -> bool {
+    /// `comments`: the issue's comments as one text (empty while the index lags).
+    fn matches(&self, i: &Issue, comments: &str) -> bool {
         if self.only_prs {
             return false;
         }
@@ -1986,16 +2000,17 @@ impl SearchQuery {
         {
             return false;
         }
-        let (title, body) = if self.in_title || self.in_body {
-            (self.in_title, self.in_body)
+        let (title, body, in_comments) = if self.in_title || self.in_body || self.in_comments {
+            (self.in_title, self.in_body, self.in_comments)
         } else {
-            (true, true)
+            (true, true, true)
         };
         let t = i.title.to_lowercase();
         let b = i.body.as_deref().unwrap_or("").to_lowercase();
-        self.phrases
-            .iter()
-            .all(|p| (title && t.contains(p)) || (body && b.contains(p)))
+        let c = comments.to_lowercase();
+        self.phrases.iter().all(|p| {
+            (title && t.contains(p)) || (body && b.contains(p)) || (in_comments && c.contains(p))
+        })
     }
 }
 
