@@ -15,6 +15,22 @@ use tracing_subscriber::registry::LookupSpan;
 
 static REDACTOR: LazyLock<Redactor> = LazyLock::new(Redactor::default);
 
+/// The field Cloud Logging reads a log line's trace from.
+pub const TRACE_KEY: &str = "logging.googleapis.com/trace";
+
+/// The trace of a request from Cloud Run's `X-Cloud-Trace-Context: TRACE/SPAN;o=1`, as
+/// Cloud Logging names it (`projects/P/traces/TRACE` when `GOOGLE_CLOUD_PROJECT` is set).
+pub fn trace_of(header: &str) -> Option<String> {
+    let id = header.split('/').next()?.trim();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(match std::env::var("GOOGLE_CLOUD_PROJECT") {
+        Ok(project) if !project.is_empty() => format!("projects/{project}/traces/{id}"),
+        _ => id.to_string(),
+    })
+}
+
 /// Cloud Logging's severity of a tracing level.
 pub fn severity(level: &Level) -> &'static str {
     match *level {
@@ -107,6 +123,12 @@ fn json_line<'a>(event: &Event<'_>, spans: impl Iterator<Item = &'a str>) -> Str
             Value::String(s) => Value::String(REDACTOR.redact(&s).into_owned()),
             other => other,
         };
+        // Cloud Logging groups a request's lines by this key.
+        let k = if k == "trace" {
+            TRACE_KEY.to_string()
+        } else {
+            k
+        };
         object.insert(k, v);
     }
     Value::Object(object).to_string()
@@ -185,5 +207,22 @@ mod tests {
                 .unwrap()
                 .starts_with("rate limited")
         );
+    }
+
+    #[test]
+    fn a_trace_field_becomes_cloud_loggings_trace() {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(buffer.clone())
+            .event_format(CloudLoggingJson)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(trace = "abc123", "webhook accepted");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line[TRACE_KEY], "abc123");
+        assert!(trace_of("0123abcd/456;o=1").unwrap().ends_with("0123abcd"));
+        assert_eq!(trace_of("not a trace"), None);
     }
 }

@@ -197,7 +197,17 @@ const HANDLED: [&str; 5] = [
     "ping",
 ];
 
-async fn webhook_handler(State(state): State<AppState>, hook: VerifiedWebhook) -> Response {
+async fn webhook_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    hook: VerifiedWebhook,
+) -> Response {
+    let trace = headers
+        .get("x-cloud-trace-context")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::logging::trace_of)
+        .unwrap_or_default();
+    tracing::info!(event = %hook.event, delivery = %hook.delivery, trace = %trace, "webhook received");
     if !HANDLED.contains(&hook.event.as_str()) {
         return (StatusCode::OK, "event ignored").into_response();
     }
