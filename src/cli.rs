@@ -130,9 +130,16 @@ pub type CliResult = Result<(), CliError>;
 pub async fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Sweep(args) => sweep(args).await,
-        Command::Serve { listen } => crate::server::serve_from_env(listen)
-            .await
-            .map_err(|e| CliError::failed(format!("{e:#}"))),
+        Command::Serve { listen } => {
+            // A missing variable or a key that is not one is bad configuration (exit 2).
+            let config = crate::server::ServerConfig::from_env(listen)
+                .map_err(|e| CliError::usage(format!("{e:#}")))?;
+            crate::github::App::new(&config.github_api_url, config.app_id, &config.private_key)
+                .map_err(|e| CliError::usage(format!("{e:#}")))?;
+            crate::server::serve(config)
+                .await
+                .map_err(|e| CliError::failed(format!("{e:#}")))
+        }
         Command::Templates { input, format } => templates(&input, format),
         Command::Config {
             command: ConfigCommand::Check { path },

@@ -714,3 +714,46 @@ Caused by: java.net.ConnectException: Connection refused
         stdout(&out)
     );
 }
+
+#[test]
+fn serve_names_a_missing_or_bad_setting_and_exits_2() {
+    let out = bin()
+        .arg("serve")
+        .env_remove("APP_ID")
+        .env("WEBHOOK_SECRET", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("APP_ID is required"),
+        "{}",
+        stderr(&out)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("APP_ID", "1")
+        .env("WEBHOOK_SECRET", "x")
+        .env("PRIVATE_KEY", "not a key")
+        .env_remove("PRIVATE_KEY_PATH")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("private key"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no database was created"
+    );
+    let out = bin()
+        .arg("serve")
+        .env("APP_ID", "1")
+        .env("WEBHOOK_SECRET", "x")
+        .env("PRIVATE_KEY", "k")
+        .env("SWEEP_INTERVAL", "0s")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("SWEEP_INTERVAL"), "{}", stderr(&out));
+}

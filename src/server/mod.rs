@@ -153,8 +153,9 @@ impl FromRef<AppState> for WebhookSecret {
 
 impl AppState {
     pub async fn new(config: ServerConfig) -> anyhow::Result<AppState> {
-        let store = Store::connect(&config.database_url).await?;
+        // The key first: a bad key is a configuration error, before any file is created.
         let app = App::new(&config.github_api_url, config.app_id, &config.private_key)?;
+        let store = Store::connect(&config.database_url).await?;
         let logging = CloudLogging::new(config.logging_endpoint.as_deref(), config.gcp_auth)
             .await?
             .with_backoff(config.logging_backoff);
@@ -391,9 +392,8 @@ pub async fn start(
     })
 }
 
-/// `log-gardener serve`.
-pub async fn serve_from_env(listen: Option<String>) -> anyhow::Result<()> {
-    let config = ServerConfig::from_env(listen)?;
+/// `log-gardener serve` with a configuration read from the environment.
+pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     tracing::info!(?config, "starting");
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
