@@ -180,22 +180,28 @@ mod tests {
         }
     }
 
-    #[test]
-    fn json_lines_carry_severity_and_no_secrets() {
+    /// The JSON line an event makes.
+    fn line_of(event: impl FnOnce()) -> (String, Value) {
         let buffer = Buffer::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(buffer.clone())
             .event_format(CloudLoggingJson)
             .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(subscriber, event);
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let line = serde_json::from_str(text.trim()).unwrap();
+        (text, line)
+    }
+
+    #[test]
+    fn json_lines_carry_severity_and_no_secrets() {
+        let (text, line) = line_of(|| {
             tracing::warn!(
                 repo = "acme/api",
                 token = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
                 "rate limited with Bearer abcdefghijklmnop"
             );
         });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        let line: Value = serde_json::from_str(text.trim()).unwrap();
         assert_eq!(line["severity"], "WARNING");
         assert!(line.get("level").is_none());
         assert_eq!(line["repo"], "acme/api");
@@ -211,16 +217,7 @@ mod tests {
 
     #[test]
     fn a_trace_field_becomes_cloud_loggings_trace() {
-        let buffer = Buffer::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(buffer.clone())
-            .event_format(CloudLoggingJson)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(trace = "abc123", "webhook accepted");
-        });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        let (_, line) = line_of(|| tracing::info!(trace = "abc123", "webhook accepted"));
         assert_eq!(line[TRACE_KEY], "abc123");
         assert!(trace_of("0123abcd/456;o=1").unwrap().ends_with("0123abcd"));
         assert_eq!(trace_of("not a trace"), None);

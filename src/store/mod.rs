@@ -42,6 +42,21 @@ macro_rules! execute {
     };
 }
 
+/// The statement that takes the oldest ready job, with the row lock a database needs.
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE jobs SET status = 'running', lease_until = $1, worker = $2, attempts = attempts + 1, updated_at = $3
+             WHERE id = (SELECT id FROM jobs
+                         WHERE (status = 'queued' AND run_after <= $3) OR (status = 'running' AND lease_until < $3)
+                         ORDER BY id LIMIT 1 ",
+            $lock,
+            ")
+             RETURNING id, kind, payload, attempts"
+        )
+    };
+}
+
 /// The App's state: deliveries, jobs, installations, cursors, tracked root causes, sweeps.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -200,39 +215,19 @@ impl Store {
     ) -> anyhow::Result<Option<Job>> {
         let until = db_time(now + lease);
         let now = db_time(now);
-        let row = match &self.pool {
-            Pool::Postgres(p) => {
-                sqlx::query(
-                    "UPDATE jobs SET status = 'running', lease_until = $1, worker = $2, attempts = attempts + 1, updated_at = $3
-                     WHERE id = (SELECT id FROM jobs
-                                 WHERE (status = 'queued' AND run_after <= $3) OR (status = 'running' AND lease_until < $3)
-                                 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-                     RETURNING id, kind, payload, attempts",
-                )
-                .bind(&until)
-                .bind(worker)
-                .bind(&now)
-                .fetch_optional(p)
-                .await?
-                .map(|r| job_from(&r))
-            }
-            Pool::Sqlite(p) => {
-                // SQLite writes one at a time: the sub-select and update are one atomic statement.
-                sqlx::query(
-                    "UPDATE jobs SET status = 'running', lease_until = $1, worker = $2, attempts = attempts + 1, updated_at = $3
-                     WHERE id = (SELECT id FROM jobs
-                                 WHERE (status = 'queued' AND run_after <= $3) OR (status = 'running' AND lease_until < $3)
-                                 ORDER BY id LIMIT 1)
-                     RETURNING id, kind, payload, attempts",
-                )
-                .bind(&until)
-                .bind(worker)
-                .bind(&now)
-                .fetch_optional(p)
-                .await?
-                .map(|r| job_from(&r))
-            }
+        // PostgreSQL: replicas skip the rows another one is taking. SQLite writes one at a
+        // time, so the sub-select and the update are already one atomic statement.
+        let sql = match self.pool {
+            Pool::Postgres(_) => claim_sql!("FOR UPDATE SKIP LOCKED"),
+            Pool::Sqlite(_) => claim_sql!(""),
         };
+        let row = with_pool!(self, p => sqlx::query(sql)
+            .bind(&until)
+            .bind(worker)
+            .bind(&now)
+            .fetch_optional(p)
+            .await?
+            .map(|r| job_from(&r)));
         row.transpose()
     }
 
