@@ -18,7 +18,9 @@
 //!    variable, and a column whose values all carry a masked part but differ
 //!    in their text (`dcbf...<*>` vs `icbi...<*>`) is structure and splits.
 //!    Finally, adjacent wildcards are fused, so values that span a varying
-//!    number of words still share a template.
+//!    number of words still share a template, and templates that differ only
+//!    in pure-value tokens (an optional `(1.16 KB)`, `<1 sec` vs `00:01`)
+//!    are merged across token counts.
 //!
 //! One configuration serves every log source; there are no per-source rules.
 
@@ -187,6 +189,7 @@ impl Miner {
             .zip(&variable)
             .map(|(toks, vars)| render(toks, vars))
             .collect();
+        let texts = merge_optional_values(texts);
         let mut unique: Vec<&str> = texts.iter().map(String::as_str).collect();
         unique.sort_unstable();
         unique.dedup();
@@ -200,6 +203,86 @@ impl Miner {
             of_key,
         }
     }
+}
+
+/// True when `token` is pure data: a wildcard with punctuation around it
+/// (`<*>`, `(<*>)`, `<<*>,`) and no word.
+fn is_value_token(token: &str) -> bool {
+    token.contains(WILDCARD) && !has_word(token)
+}
+
+/// Merges templates that differ only in pure-data tokens.
+///
+/// Templates are mined per token count, so an optional value (`1190 bytes
+/// (1.16 KB) sent` vs `0 bytes sent`) or a value that spans a varying number
+/// of words (`lifetime <1 sec` vs `lifetime 00:01`) splits one event into
+/// several templates. Templates whose word-bearing tokens are identical, in
+/// order, are one event; the merged text has a `<*>` wherever any of them
+/// has a value between two words.
+fn merge_optional_values(texts: Vec<String>) -> Vec<String> {
+    let skeleton = |text: &str| -> String {
+        let words: Vec<&str> = text.split(' ').filter(|t| !is_value_token(t)).collect();
+        words.join(" ")
+    };
+    let mut by_skeleton: FxMap<String, Vec<usize>> = FxMap::default();
+    for (i, text) in texts.iter().enumerate() {
+        by_skeleton.entry(skeleton(text)).or_default().push(i);
+    }
+    let mut merged: Vec<String> = texts.clone();
+    for members in by_skeleton.values() {
+        let mut distinct: Vec<&str> = members.iter().map(|&i| texts[i].as_str()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() < 2 {
+            continue;
+        }
+        // gaps[i]: some template has a value before its i-th word
+        // (the last entry: after the last word).
+        let words: Vec<&str> = distinct[0]
+            .split(' ')
+            .filter(|t| !is_value_token(t))
+            .collect();
+        // Messages that are all data (`sda1 sda2`, `v2.0 (20020519)`) have
+        // nothing in common to merge on.
+        if words.is_empty() {
+            continue;
+        }
+        let mut gaps = vec![false; words.len() + 1];
+        for text in &distinct {
+            let mut w = 0;
+            for tok in text.split(' ') {
+                if is_value_token(tok) {
+                    if let Some(g) = gaps.get_mut(w) {
+                        *g = true;
+                    }
+                } else {
+                    w += 1;
+                }
+            }
+        }
+        let mut out = String::new();
+        for (i, gap) in gaps.iter().enumerate() {
+            let word = words.get(i).copied();
+            let mut push = |tok: &str| {
+                if out.ends_with(WILDCARD) && tok.starts_with(WILDCARD) {
+                    out.truncate(out.len() - WILDCARD.len());
+                } else if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(tok);
+            };
+            if *gap {
+                push(WILDCARD);
+            }
+            if let Some(word) = word {
+                push(word);
+            }
+        }
+        for &i in members {
+            merged[i].clone_from(&out);
+        }
+    }
+    merged
 }
 
 /// Joins tokens with single spaces, variables as `<*>`. A token ending in
@@ -392,9 +475,16 @@ fn generalizes(values: &[&str]) -> bool {
                 v != pattern
                     && v.len() <= MAX_LEN
                     && (!v.contains(WILDCARD) || !has_word(pattern))
+                    && (has_word(pattern) || !is_acronym(v))
                     && wildcard_match(pattern.as_bytes(), v.as_bytes())
             })
     })
+}
+
+/// An all-capitals word (`HTTPS`, `INFO`): a keyword, not data, so a bare
+/// `<*>` in its column (`SOCKS5`) does not make the column a variable.
+fn is_acronym(token: &str) -> bool {
+    token.len() >= 2 && token.bytes().all(|c| c.is_ascii_uppercase())
 }
 
 /// True when `token` has an alphanumeric character outside its wildcards.
@@ -650,6 +740,9 @@ fn is_whole_value(core: &[u8]) -> bool {
     if contains(core, b"..") {
         return false;
     }
+    if is_host_port(core) {
+        return true;
+    }
     let mut digit = false;
     for &c in core {
         match c {
@@ -669,6 +762,25 @@ fn is_whole_value(core: &[u8]) -> bool {
         }
     }
     digit
+}
+
+/// A network endpoint `host.domain:port` (`proxy.example.org:8080`): a
+/// dotted host name and a numeric port.
+fn is_host_port(core: &[u8]) -> bool {
+    let Some(colon) = core.iter().rposition(|&c| c == b':') else {
+        return false;
+    };
+    let (host, port) = (&core[..colon], &core[colon + 1..]);
+    !port.is_empty()
+        && port.len() <= 5
+        && port.iter().all(u8::is_ascii_digit)
+        && host.contains(&b'.')
+        && host.first().is_some_and(u8::is_ascii_alphanumeric)
+        && host.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !contains(host, b"..")
+        && host
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -932,6 +1044,29 @@ mod tests {
         assert_eq!(t.len(), 3);
         assert_eq!(t.template_of(keys[0]), t.template_of(keys[2]));
         assert_ne!(t.template_of(keys[0]), t.template_of(keys[3]));
+    }
+
+    #[test]
+    fn optional_values_do_not_split_an_event() {
+        let lines = [
+            "proxy.example.org:5070 close, 0 bytes sent, 0 bytes received, lifetime <1 sec",
+            "proxy.example.org:5070 close, 1190 bytes (1.16 KB) sent, 367 bytes received, lifetime 00:01",
+            "10.0.0.1:443 close, 451 bytes sent, 18846 bytes (18.4 KB) received, lifetime <1 sec",
+            "proxy.example.org:5070 open through proxy proxy.example.org:5070 HTTPS",
+            "10.0.0.2:22 open through proxy socks.example.org:5070 SOCKS5",
+        ];
+        let (t, keys) = group(&lines);
+        assert_eq!(t.template_of(keys[0]), t.template_of(keys[1]));
+        assert_eq!(t.template_of(keys[0]), t.template_of(keys[2]));
+        assert_ne!(t.template_of(keys[3]), t.template_of(keys[4]));
+        assert_eq!(
+            t.template(t.template_of(keys[0])),
+            "<*> close, <*> bytes <*> sent, <*> bytes <*> received, lifetime <*>"
+        );
+        assert_eq!(mask("at db.example.org:5432 ok"), "at <*> ok");
+        // Messages made only of values are not merged with each other.
+        let (t, keys) = group(&["sda1 sda2 sda3", "v2.0 (20020519)"]);
+        assert_ne!(t.template_of(keys[0]), t.template_of(keys[1]));
     }
 
     #[test]
