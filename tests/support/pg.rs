@@ -39,6 +39,7 @@ impl TempDatabase {
         let mut admin = PgConnection::connect(&admin_url())
             .await
             .expect("PostgreSQL on 127.0.0.1:5432 (user postgres) is needed for this test");
+        drop_leftovers(&mut admin).await;
         sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await
@@ -57,6 +58,27 @@ impl TempDatabase {
                 self.name
             )))
             .execute(&mut admin)
+            .await;
+        }
+    }
+}
+
+/// Drops the databases of test processes that ended without dropping theirs (a failed
+/// assertion skips the cleanup): their process id is in the name.
+async fn drop_leftovers(admin: &mut PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'lg_test_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_none_or(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            let _ = sqlx::query(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut *admin)
             .await;
         }
     }
