@@ -22,18 +22,6 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 9] = [
-        Severity::Default,
-        Severity::Debug,
-        Severity::Info,
-        Severity::Notice,
-        Severity::Warning,
-        Severity::Error,
-        Severity::Critical,
-        Severity::Alert,
-        Severity::Emergency,
-    ];
-
     /// The name Cloud Logging uses (`ERROR`, `WARNING`, …).
     pub fn name(self) -> &'static str {
         match self {

@@ -139,11 +139,6 @@ impl Store {
         Ok(Store { pool })
     }
 
-    /// Whether several processes may share this store (PostgreSQL).
-    pub fn is_shared(&self) -> bool {
-        matches!(self.pool, Pool::Postgres(_))
-    }
-
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
         with_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.is_ok())
@@ -354,17 +349,6 @@ impl Store {
             .iter()
             .map(|r| Ok((r.try_get::<String, _>("repo")?, r.try_get::<i64, _>("installation_id")?)))
             .collect::<Result<Vec<_>, sqlx::Error>>())?,
-        )
-    }
-
-    pub async fn installation_of(&self, repo: &str) -> anyhow::Result<Option<i64>> {
-        Ok(
-            with_pool!(self, p => sqlx::query("SELECT installation_id FROM installations WHERE repo = $1")
-            .bind(repo)
-            .fetch_optional(p)
-            .await?
-            .map(|r| r.try_get::<i64, _>("installation_id"))
-            .transpose())?,
         )
     }
 
