@@ -258,20 +258,20 @@ async fn handle_webhook(state: &AppState, payload: &Value) -> anyhow::Result<()>
 }
 
 /// Whether a comment was written by a bot (the App itself included): never a command.
-fn by_bot(body: &Value, slug: Option<&str>) -> bool {
+fn by_bot(body: &Value, slug: &str) -> bool {
     let user = &body["comment"]["user"];
     let login = user["login"].as_str().unwrap_or_default();
     user["type"].as_str() == Some("Bot")
         || login.ends_with("[bot]")
-        || slug.is_some_and(|s| login == format!("{s}[bot]"))
+        || login == format!("{slug}[bot]")
 }
 
 async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
-    if by_bot(body, state.slug.as_deref()) {
+    if by_bot(body, &state.slug) {
         return Ok(());
     }
     let text = body["comment"]["body"].as_str().unwrap_or_default();
-    let parsed = commands::parse(text, state.slug.as_deref());
+    let parsed = commands::parse(text, Some(&state.slug));
     if parsed.is_empty() {
         return Ok(());
     }

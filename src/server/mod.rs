@@ -142,7 +142,7 @@ pub struct AppState {
     /// Wakes the worker when a job is queued.
     pub wake: Arc<tokio::sync::Notify>,
     /// The App's slug, for `@slug` commands and to know its own comments.
-    pub slug: Option<String>,
+    pub slug: String,
 }
 
 impl FromRef<AppState> for WebhookSecret {
@@ -159,7 +159,11 @@ impl AppState {
         let logging = CloudLogging::new(config.logging_endpoint.as_deref(), config.gcp_auth)
             .await?
             .with_backoff(config.logging_backoff);
-        let slug = app.slug().await.ok();
+        // GET /app names the slug; the App's usual name stands in when it cannot be read.
+        let slug = app.slug().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %format!("{e:#}"), "could not read the App's slug; assuming log-gardener");
+            "log-gardener".to_string()
+        });
         Ok(AppState {
             secret: WebhookSecret(Arc::new(config.webhook_secret.clone())),
             config: Arc::new(config),
