@@ -258,16 +258,15 @@ async fn handle_webhook(state: &AppState, payload: &Value) -> anyhow::Result<()>
 }
 
 /// Whether a comment was written by a bot (the App itself included): never a command.
-fn by_bot(body: &Value, slug: &str) -> bool {
+fn by_bot(body: &Value) -> bool {
     let user = &body["comment"]["user"];
     let login = user["login"].as_str().unwrap_or_default();
-    user["type"].as_str() == Some("Bot")
-        || login.ends_with("[bot]")
-        || login == format!("{slug}[bot]")
+    // The App comments as `SLUG[bot]`, so its own comments are caught here too.
+    user["type"].as_str() == Some("Bot") || login.ends_with("[bot]")
 }
 
 async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
-    if by_bot(body, &state.slug) {
+    if by_bot(body) {
         return Ok(());
     }
     let text = body["comment"]["body"].as_str().unwrap_or_default();
