@@ -19,10 +19,15 @@ const UPDATE_MARKER: &str = "<!-- log-gardener:update";
 
 /// The title of a root cause's issue: `[P0] service: what failed`.
 pub fn issue_title(rc: &RootCause) -> String {
-    let title: String = format!("[{}] {}: {}", rc.priority, rc.service, rc.title)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let title: String = format!(
+        "[{}] {}: {}",
+        rc.priority,
+        rc.service,
+        crate::report::markdown::plain(&rc.title)
+    )
+    .chars()
+    .map(|c| if c.is_control() { ' ' } else { c })
+    .collect();
     crate::analyze::cluster::truncate(&title, 240)
 }
 

@@ -33,6 +33,19 @@ pub fn inline(text: &str) -> String {
     out
 }
 
+/// Plain text where GitHub still links (issue titles): mentions and references broken, the
+/// rest as it is.
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        out.push(c);
+        if c == '@' || c == '#' {
+            out.push(ZWSP);
+        }
+    }
+    out
+}
+
 /// An inline code span that no backtick in the text can close.
 pub fn code(text: &str) -> String {
     let one_line: String = text
@@ -103,6 +116,13 @@ mod tests {
         assert!(!out.contains("#123"));
         assert!(!out.contains("<!--"));
         assert!(out.contains("&lt;\\!--"));
+    }
+
+    #[test]
+    fn plain_text_keeps_its_words_but_links_nothing() {
+        let out = plain("KeyError for @octocat in #12");
+        assert_eq!(out.replace('\u{200B}', ""), "KeyError for @octocat in #12");
+        assert!(!out.contains("@octocat") && !out.contains("#12"));
     }
 
     #[test]
