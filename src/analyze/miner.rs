@@ -34,7 +34,7 @@ const WILDCARD: &str = "<*>";
 /// this stays a constant (and splits the group); at or above it the column is
 /// a variable. Few distinct words usually mean different events ("opened" vs
 /// "closed"), many mean a parameter (user names, host names).
-const SPLIT_BELOW: usize = 5;
+const SPLIT_BELOW: usize = 7;
 
 /// Like [`SPLIT_BELOW`], for columns whose values all contain a masked part.
 const STRUCTURED_SPLIT_BELOW: usize = 16;
@@ -476,6 +476,8 @@ fn generalizes(values: &[&str]) -> bool {
                     && v.len() <= MAX_LEN
                     && (!v.contains(WILDCARD) || !has_word(pattern))
                     && (has_word(pattern) || !is_acronym(v))
+                    // A bare `<*>` stands for data, not for punctuation (`****`).
+                    && (has_word(pattern) || v.bytes().any(|c| c.is_ascii_alphanumeric()))
                     && wildcard_match(pattern.as_bytes(), v.as_bytes())
             })
     })
