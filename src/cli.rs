@@ -259,11 +259,19 @@ pub(crate) fn window_from_flags(
 async fn sweep(args: SweepArgs) -> CliResult {
     let credentials = crate::github::Credentials::from_env();
     let repo = match (&args.repo, credentials) {
-        (Some(name), Some(credentials)) => Some(
-            crate::github::apply::connect(name, credentials)
-                .await
-                .map_err(|e| CliError::usage(format!("--repo {name}: {e:#}")))?,
-        ),
+        (Some(name), Some(credentials)) => {
+            if name.split('/').count() != 2 || name.split('/').any(str::is_empty) {
+                return Err(CliError::usage(format!(
+                    "--repo must be OWNER/NAME, not {name:?}"
+                )));
+            }
+            // Past the name, a failure is GitHub's or the network's: exit 1.
+            Some(
+                crate::github::apply::connect(name, credentials)
+                    .await
+                    .map_err(|e| CliError::failed(format!("--repo {name}: {e:#}")))?,
+            )
+        }
         (Some(name), None) => {
             eprintln!(
                 "note: no GITHUB_TOKEN or APP_ID/PRIVATE_KEY: the plan for {name} is printed, nothing is written"
