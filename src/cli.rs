@@ -260,11 +260,7 @@ async fn sweep(args: SweepArgs) -> CliResult {
     let credentials = crate::github::Credentials::from_env();
     let repo = match (&args.repo, credentials) {
         (Some(name), Some(credentials)) => {
-            if name.split('/').count() != 2 || name.split('/').any(str::is_empty) {
-                return Err(CliError::usage(format!(
-                    "--repo must be OWNER/NAME, not {name:?}"
-                )));
-            }
+            crate::github::check_repo_name(name).map_err(|e| CliError::usage(e.to_string()))?;
             // Past the name, a failure is GitHub's or the network's: exit 1.
             Some(
                 crate::github::apply::connect(name, credentials)

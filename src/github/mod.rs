@@ -194,6 +194,14 @@ async fn installation_repos(client: &Octocrab) -> anyhow::Result<Vec<String>> {
     Ok(repos)
 }
 
+/// A repository's name must be `OWNER/NAME`.
+pub fn check_repo_name(full_name: &str) -> anyhow::Result<()> {
+    if full_name.split('/').count() != 2 || full_name.split('/').any(str::is_empty) {
+        bail!("--repo must be OWNER/NAME, not {full_name:?}");
+    }
+    Ok(())
+}
+
 /// A client for one repository.
 #[derive(Clone)]
 pub struct Repo {
@@ -213,9 +221,7 @@ pub struct IssueComment {
 
 impl Repo {
     pub fn new(gh: Octocrab, full_name: &str) -> anyhow::Result<Repo> {
-        if full_name.split('/').count() != 2 || full_name.split('/').any(str::is_empty) {
-            bail!("--repo must be OWNER/NAME, not {full_name:?}");
-        }
+        check_repo_name(full_name)?;
         Ok(Repo {
             gh,
             full_name: full_name.to_string(),
