@@ -292,7 +292,15 @@ fn merge_optional_values(texts: Vec<String>) -> Vec<String> {
 fn render(tokens: &[&str], variable: &[bool]) -> String {
     let mut out = String::new();
     for (tok, &var) in tokens.iter().zip(variable) {
-        let tok = if var { WILDCARD } else { tok };
+        let kept;
+        let tok = if !var {
+            tok
+        } else if let Some(key) = kv_key(tok) {
+            kept = format!("{key}={WILDCARD}");
+            kept.as_str()
+        } else {
+            WILDCARD
+        };
         if out.ends_with(WILDCARD) && tok.starts_with(WILDCARD) {
             out.truncate(out.len() - WILDCARD.len());
         } else if !out.is_empty() {
@@ -301,6 +309,16 @@ fn render(tokens: &[&str], variable: &[bool]) -> String {
         out.push_str(tok);
     }
     out
+}
+
+/// The key of a `key=value` token whose key is a plain name (`user` of `user=root`).
+fn kv_key(tok: &str) -> Option<&str> {
+    let (key, _) = tok.split_once('=')?;
+    (!key.is_empty()
+        && key
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')))
+    .then_some(key)
 }
 
 /// Read-only view of the distinct forms while one length group is clustered.
@@ -405,8 +423,10 @@ impl<'t> GroupCtx<'_, 't> {
             let structured = values.iter().all(|v| v.contains(WILDCARD));
             let limit = if structured {
                 STRUCTURED_SPLIT_BELOW
-            } else {
+            } else if col == 0 {
                 SPLIT_BELOW
+            } else {
+                SPLIT_BELOW - 1
             };
             if distinct < limit && best.is_none_or(|(d, _)| distinct < d) {
                 best = Some((distinct, col));
@@ -873,6 +893,32 @@ mod tests {
         let mut miner = Miner::new();
         let keys = lines.iter().map(|l| miner.add(l)).collect();
         (miner.finish(), keys)
+    }
+
+    #[test]
+    fn a_variable_key_value_keeps_its_key() {
+        let users = ["root", "ftp", "git", "mysql", "sshd", "uucp"];
+        let lines: Vec<String> = users
+            .iter()
+            .flat_map(|u| {
+                [
+                    format!("authentication failure; rhost=10.0.0.1 user={u}"),
+                    format!("Failed password for {u} from 10.0.0.1 port 22 ssh2"),
+                ]
+            })
+            .chain(["authentication failure; rhost=10.0.0.2".to_string()])
+            .collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (t, keys) = group(&refs);
+        // Six users are data in the middle of a message, and `user=` stays in the template,
+        // so the failure with a user is not the one without.
+        assert_eq!(
+            t.template(t.template_of(keys[0])),
+            "authentication failure; rhost=<*> user=<*>"
+        );
+        assert_eq!(t.template_of(keys[0]), t.template_of(keys[2]));
+        assert_eq!(t.template_of(keys[1]), t.template_of(keys[3]));
+        assert_ne!(t.template_of(keys[0]), t.template_of(keys[12]));
     }
 
     #[test]
