@@ -240,23 +240,17 @@ impl Analyzer {
         {
             entry.stack_trace = Some(t);
         }
-        let clusters = &mut self.clusters;
-        let totals = &mut self.totals;
-        self.joiner.push(entry, &mut |event| {
-            totals.events += 1;
-            clusters.record(event);
-        });
+        self.joiner.push(
+            entry,
+            &mut record_into(&mut self.clusters, &mut self.totals),
+        );
     }
 
     /// Groups, correlates and prioritises what was read. `now` stands in for the window's end
     /// when no entry had a timestamp.
     pub fn finish(mut self, now: DateTime<Utc>) -> Analysis {
-        let clusters = &mut self.clusters;
-        let totals = &mut self.totals;
-        self.joiner.finish(&mut |event| {
-            totals.events += 1;
-            clusters.record(event);
-        });
+        self.joiner
+            .finish(&mut record_into(&mut self.clusters, &mut self.totals));
         let window = self.options.window.unwrap_or(Window {
             start: self.first.unwrap_or(now),
             end: self.last.unwrap_or(now),
@@ -299,10 +293,8 @@ impl Analyzer {
                     group.len() - 1
                 ));
             }
-            let title = match (&head.role, &head.stats.exception) {
-                (Role::Symptom(kind), _) => {
-                    format!("{}: {}", kind.describe(), head.template)
-                }
+            let title = match head.role {
+                Role::Symptom(kind) => format!("{}: {}", kind.describe(), head.template),
                 _ => head.template.clone(),
             };
             let title = truncate(first_line(&title), TITLE_CHARS);
@@ -334,6 +326,14 @@ impl Analyzer {
             totals: self.totals,
             root_causes,
         }
+    }
+}
+
+/// Where the joiner's events go: counted, then into their cluster.
+fn record_into<'a>(clusters: &'a mut Clusters, totals: &'a mut Totals) -> impl FnMut(Event) + 'a {
+    move |event| {
+        totals.events += 1;
+        clusters.record(event);
     }
 }
 
