@@ -54,15 +54,9 @@ pub fn json_result(analysis: &Analysis, actions: &[Action]) -> Value {
                 "count": rc.count,
                 "first_seen": rc.first_seen.as_ref().map(rfc3339),
                 "last_seen": rc.last_seen.as_ref().map(rfc3339),
-                "clusters": rc.clusters.iter().enumerate().map(|(i, c)| json!({
-                    "template": c.template,
-                    "count": c.stats.count,
-                    "severity": c.stats.severity().name(),
-                    "role": role_name(c, i == 0),
-                    "examples": c.stats.examples.iter()
-                        .map(|e| crate::analyze::cluster::truncate(e, EXAMPLE_CHARS))
-                        .collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
+                "clusters": rc.clusters.iter().enumerate()
+                    .map(|(i, c)| cluster_json(c, i == 0, usize::MAX))
+                    .collect::<Vec<_>>(),
                 "action": {"kind": action.kind, "issue": action.issue},
             })
         })
@@ -76,6 +70,21 @@ pub fn json_result(analysis: &Analysis, actions: &[Action]) -> Value {
             "malformed": analysis.totals.malformed,
         },
         "root_causes": root_causes,
+    })
+}
+
+/// A cluster as the SPEC's JSON result has it: template, count, severity, role and at most
+/// `examples` examples.
+fn cluster_json(c: &Cluster, head: bool, examples: usize) -> Value {
+    json!({
+        "template": c.template,
+        "count": c.stats.count,
+        "severity": c.stats.severity().name(),
+        "role": role_name(c, head),
+        "examples": c.stats.examples.iter()
+            .take(examples)
+            .map(|e| crate::analyze::cluster::truncate(e, EXAMPLE_CHARS))
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -231,19 +240,11 @@ pub fn root_cause_view(rc: &RootCause, window: &Window, links: &Links) -> Value 
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            json!({
-                "template": c.template,
-                "count": c.stats.count,
-                "severity": c.stats.severity().name(),
-                "role": role_name(c, i == 0),
-                "role_words": role_words(c, i == 0),
-                "examples": c.stats.examples.iter()
-                    .take(if i == 0 { 2 } else { 1 })
-                    .map(|e| crate::analyze::cluster::truncate(e, EXAMPLE_CHARS))
-                    .collect::<Vec<_>>(),
-                "first_seen": c.stats.first_seen.as_ref().map(rfc3339),
-                "last_seen": c.stats.last_seen.as_ref().map(rfc3339),
-            })
+            let mut v = cluster_json(c, i == 0, if i == 0 { 2 } else { 1 });
+            v["role_words"] = json!(role_words(c, i == 0));
+            v["first_seen"] = json!(c.stats.first_seen.as_ref().map(rfc3339));
+            v["last_seen"] = json!(c.stats.last_seen.as_ref().map(rfc3339));
+            v
         })
         .collect();
     let minutes = rc.minutes();
