@@ -451,3 +451,22 @@ async fn status_help_health_readiness_metrics_and_the_sweep_endpoint() {
     h.idle().await;
     assert_eq!(h.p0_issues().len(), 1);
 }
+
+#[tokio::test]
+async fn without_a_configuration_the_app_is_idle_and_says_so() {
+    let h = Harness::new().await;
+    h.github.remove_file(REPO, ".github/log-gardener.yml");
+    let chat = h.help_issue();
+    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
+    let reactions = h.done(comment).await;
+    assert!(reactions.contains(&"confused".to_string()), "{reactions:?}");
+    let reply = h.replies(chat).pop().expect("a reply");
+    assert!(reply.body.contains("idle"), "{}", reply.body);
+    assert!(
+        reply.body.contains(".github/log-gardener.yml"),
+        "{}",
+        reply.body
+    );
+    assert!(h.logging.requests().is_empty(), "no logs were read");
+    assert!(h.p0_issues().is_empty());
+}

@@ -150,6 +150,14 @@ impl FakeGitHub {
             .insert(path.trim_start_matches('/').to_owned(), content.to_owned());
     }
 
+    /// Deletes a file from the default branch.
+    pub fn remove_file(&self, repo: &str, path: &str) {
+        let mut st = self.lock();
+        st.ensure_repo(repo)
+            .files
+            .remove(path.trim_start_matches('/'));
+    }
+
     /// Gives `user` a permission on `repo`: admin, maintain, write, triage, read or none.
     pub fn set_permission(&self, repo: &str, user: &str, permission: &str) {
         let mut st = self.lock();
