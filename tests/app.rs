@@ -13,8 +13,7 @@ use support::webhooks;
 async fn a_sweep_command_files_one_p0_issue_for_the_seed_outage() {
     let h = Harness::new().await;
     let chat = h.help_issue();
-    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    let reactions = h.done(comment).await;
+    let reactions = h.sweep(chat).await;
     assert!(
         reactions.contains(&"eyes".to_string()) && reactions.contains(&"rocket".to_string()),
         "{reactions:?}"
@@ -104,8 +103,7 @@ async fn a_redelivery_does_nothing_and_a_second_sweep_comments() {
     assert_eq!(h.github.comments(REPO, chat).len(), comments_before);
 
     // Filing was the first update: a second sweep inside comment_cooldown writes nothing.
-    let (_, second) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    h.done(second).await;
+    h.sweep(chat).await;
     let p0 = h.p0_issues();
     assert_eq!(p0.len(), 1);
     assert!(h.github.comments(REPO, p0[0].number).is_empty());
@@ -116,8 +114,7 @@ async fn a_redelivery_does_nothing_and_a_second_sweep_comments() {
         ".github/log-gardener.yml",
         &format!("{CONFIG}comment_cooldown: 0s\n"),
     );
-    let (_, third) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    h.done(third).await;
+    h.sweep(chat).await;
     let updates = h.github.comments(REPO, p0[0].number);
     assert_eq!(updates.len(), 1, "{updates:#?}");
     assert!(
@@ -139,8 +136,7 @@ async fn a_human_filed_issue_is_adopted() {
         "bob",
     );
     let chat = h.help_issue();
-    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    h.done(comment).await;
+    h.sweep(chat).await;
     assert!(h.p0_issues().is_empty(), "{:#?}", h.github.issues(REPO));
     let adopted = h.github.comments(REPO, human);
     assert_eq!(adopted.len(), 1);
@@ -152,8 +148,7 @@ async fn a_human_filed_issue_is_adopted() {
         adopted[0].body
     );
     // And the next sweep finds it again rather than filing.
-    let (_, again) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    h.done(again).await;
+    h.sweep(chat).await;
     let issues = h.github.issues(REPO);
     assert_eq!(issues.len(), 2, "{issues:#?}");
 }
@@ -162,8 +157,7 @@ async fn a_human_filed_issue_is_adopted() {
 async fn a_closed_root_cause_that_returns_is_reopened_unless_not_planned() {
     let h = Harness::new().await;
     let chat = h.help_issue();
-    let (_, c1) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    h.done(c1).await;
+    h.sweep(chat).await;
     let issue = h.p0_issues()[0].number;
 
     h.github.close_issue(REPO, issue, "completed");
@@ -174,28 +168,16 @@ async fn a_closed_root_cause_that_returns_is_reopened_unless_not_planned() {
         h.github.issue_json(REPO, issue),
     );
     assert_eq!(h.deliver("issues", "closed-1", &closed).await, 202);
-    let (_, c2) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    h.done(c2).await;
-    let now = h
-        .github
-        .issues(REPO)
-        .into_iter()
-        .find(|i| i.number == issue)
-        .expect("issue");
+    h.sweep(chat).await;
+    let now = h.issue(issue);
     assert_eq!(now.state, "open");
     let last = h.github.comments(REPO, issue).pop().expect("a comment");
     assert!(last.body.contains("Regressed"), "{}", last.body);
     assert_eq!(h.p0_issues().len(), 1);
 
     h.github.close_issue(REPO, issue, "not_planned");
-    let (_, c3) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    h.done(c3).await;
-    let now = h
-        .github
-        .issues(REPO)
-        .into_iter()
-        .find(|i| i.number == issue)
-        .expect("issue");
+    h.sweep(chat).await;
+    let now = h.issue(issue);
     assert_eq!(now.state, "closed");
     assert_eq!(
         h.p0_issues().len(),
@@ -284,8 +266,7 @@ async fn a_bad_configuration_is_answered_with_the_key() {
         "gcp_project: netra-staging\nwindw: 1h\n",
     );
     let chat = h.help_issue();
-    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    let reactions = h.done(comment).await;
+    let reactions = h.sweep(chat).await;
     assert!(reactions.contains(&"confused".to_string()), "{reactions:?}");
     let reply = h.github.comments(REPO, chat).pop().expect("a reply");
     assert!(reply.body.contains("windw"), "{}", reply.body);
@@ -307,8 +288,7 @@ async fn cloud_logging_503s_and_github_rate_limits_leave_exactly_one_issue() {
     h.github
         .fail_after_apply("POST", "/repos/acme/netra/issues", 502, 1);
     let chat = h.help_issue();
-    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    let reactions = h.done(comment).await;
+    let reactions = h.sweep(chat).await;
     assert!(reactions.contains(&"rocket".to_string()), "{reactions:?}");
     assert_eq!(h.p0_issues().len(), 1, "{:#?}", h.github.issues(REPO));
 }
@@ -332,8 +312,7 @@ async fn no_secret_from_the_entries_reaches_github() {
         .collect();
     h.logging.add_entries(leaks);
     let chat = h.help_issue();
-    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    h.done(comment).await;
+    h.sweep(chat).await;
     let mut written = String::new();
     for issue in h.github.issues(REPO) {
         written.push_str(&issue.title);
@@ -352,8 +331,7 @@ async fn no_secret_from_the_entries_reaches_github() {
 async fn ignore_and_merge_steer_later_sweeps() {
     let h = Harness::new().await;
     let chat = h.help_issue();
-    let (_, c1) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    h.done(c1).await;
+    h.sweep(chat).await;
     let issue = h.p0_issues()[0].number;
     let (_, mute) = h
         .comment(issue, "alice", "User", "/gardener ignore for 7d")
@@ -366,8 +344,7 @@ async fn ignore_and_merge_steer_later_sweeps() {
         muted_reply.body
     );
     let before = h.github.comments(REPO, issue).len();
-    let (_, c2) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    h.done(c2).await;
+    h.sweep(chat).await;
     assert_eq!(
         h.github.comments(REPO, issue).len(),
         before,
@@ -457,8 +434,7 @@ async fn without_a_configuration_the_app_is_idle_and_says_so() {
     let h = Harness::new().await;
     h.github.remove_file(REPO, ".github/log-gardener.yml");
     let chat = h.help_issue();
-    let (_, comment) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    let reactions = h.done(comment).await;
+    let reactions = h.sweep(chat).await;
     assert!(reactions.contains(&"confused".to_string()), "{reactions:?}");
     let reply = h.replies(chat).pop().expect("a reply");
     assert!(reply.body.contains("idle"), "{}", reply.body);

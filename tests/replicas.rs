@@ -119,8 +119,7 @@ async fn a_crash_between_filing_and_recording_files_nothing_twice() {
     // First life: the App files the issue.
     let h = Harness::new().await;
     let chat = h.help_issue();
-    let (_, c1) = h.comment(chat, "alice", "User", "/gardener sweep").await;
-    h.done(c1).await;
+    h.sweep(chat).await;
     assert_eq!(h.p0_issues().len(), 1);
     // Second life on an empty store, as after a crash before the record was written: the
     // marker on GitHub is found, and the issue is commented on instead of filed again.

@@ -205,6 +205,23 @@ impl Harness {
         (delivery, comment_id)
     }
 
+    /// A maintainer comments `/gardener sweep` on `issue`; returns the reactions once it ran.
+    pub async fn sweep(&self, issue: u64) -> Vec<String> {
+        let (_, comment) = self
+            .comment(issue, "alice", "User", "/gardener sweep")
+            .await;
+        self.done(comment).await
+    }
+
+    /// An issue of the repository, by number.
+    pub fn issue(&self, number: u64) -> IssueSnapshot {
+        self.github
+            .issues(REPO)
+            .into_iter()
+            .find(|i| i.number == number)
+            .expect("the issue exists")
+    }
+
     /// Waits until the command's comment got its last reaction (🚀 or 😕) or no job is left.
     pub async fn done(&self, comment_id: u64) -> Vec<String> {
         for _ in 0..400 {
