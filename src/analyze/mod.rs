@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod correlate;
 pub mod fingerprint;
+pub mod joiner;
 pub mod miner;
 pub mod priority;
 pub mod redact;
@@ -18,9 +19,10 @@ use chrono::{DateTime, Utc};
 use cluster::{
     ClusterStats, Role, classify, in_app_path, is_health_path, missing_module, truncate,
 };
+use joiner::Joiner;
 use redact::Redactor;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use traceback::{Event, Exception, Joiner};
+use traceback::{Event, Exception};
 
 /// A title longer than this is cut.
 const TITLE_CHARS: usize = 180;
@@ -240,17 +242,24 @@ impl Analyzer {
         {
             entry.stack_trace = Some(t);
         }
+        if entry.severity == Severity::Default {
+            // Plain text on stdout or stderr: the runtime's words say what it is.
+            entry.severity = joiner::infer_severity(&entry.message);
+        }
         self.joiner.push(
             entry,
-            &mut record_into(&mut self.clusters, &mut self.totals),
+            &mut record_into(&mut self.clusters, &mut self.totals, &self.redactor),
         );
     }
 
     /// Groups, correlates and prioritises what was read. `now` stands in for the window's end
     /// when no entry had a timestamp.
     pub fn finish(mut self, now: DateTime<Utc>) -> Analysis {
-        self.joiner
-            .finish(&mut record_into(&mut self.clusters, &mut self.totals));
+        self.joiner.finish(&mut record_into(
+            &mut self.clusters,
+            &mut self.totals,
+            &self.redactor,
+        ));
         let window = self.options.window.unwrap_or(Window {
             start: self.first.unwrap_or(now),
             end: self.last.unwrap_or(now),
@@ -329,10 +338,21 @@ impl Analyzer {
     }
 }
 
-/// Where the joiner's events go: counted, then into their cluster.
-fn record_into<'a>(clusters: &'a mut Clusters, totals: &'a mut Totals) -> impl FnMut(Event) + 'a {
-    move |event| {
+/// Where the joiner's events go: redacted again as a whole (a secret split over lines is
+/// masked once its lines are together), counted, then into their cluster.
+fn record_into<'a>(
+    clusters: &'a mut Clusters,
+    totals: &'a mut Totals,
+    redactor: &'a Redactor,
+) -> impl FnMut(Event) + 'a {
+    move |mut event| {
         totals.events += 1;
+        if event.entries > 1
+            && let std::borrow::Cow::Owned(m) = redactor.redact(&event.entry.message)
+        {
+            event.entry.message = m;
+            event.exception = traceback::parse_exception(&event.entry.full_text());
+        }
         clusters.record(event);
     }
 }
@@ -347,6 +367,7 @@ impl Clusters {
             entry,
             exception,
             entries,
+            handled: _,
         } = event;
         let service = entry.service.clone().unwrap_or_default();
         let mut severity = entry.severity;

@@ -1,0 +1,812 @@
+//! Joins what one report block printed back into one event: a traceback, a Go panic with its
+//! goroutines, a Node crash with its `Require stack:`, and the header and footer lines around
+//! them (gunicorn's `Exception in worker process`, the `--- Logging error ---` block, Spring's
+//! `APPLICATION FAILED TO START`). Cloud Run logs stderr one entry a line, other instances'
+//! lines interleave, and a file may be newest first: lines are gathered per stream while they
+//! may belong to a block, then put in time order and cut into events.
+
+use super::traceback::{Event, PY_START, RUST_PANIC, parse_exception};
+use crate::model::{LogEntry, Severity};
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// Lines of one block more than this apart are not joined.
+const JOIN_GAP_MS: i64 = 2_000;
+/// A line that is not recognisably part of a block still joins one when it comes this close
+/// after the previous line: one write, split by the platform.
+const TIGHT_GAP_MICROS: i64 = 5_000;
+/// A run longer than this is handed on as it is, so memory stays bounded.
+const MAX_RUN: usize = 2_000;
+
+/// The prefix a logging library writes before the message: `[2025-09-15 21:48:03 +0000] [7]
+/// [ERROR] `, `ERROR:    `, `2025/09/15 21:48:03 `, Spring's `… ERROR 1 --- [main] logger : `.
+static LOG_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)^
+        (?:\[[^\]\n]{1,40}\]\ ?)*                                   # [time] [pid] [LEVEL]
+        (?:\d{4}[-/]\d\d[-/]\d\d[T\ ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)?
+        (?:\[[^\]\n]{1,40}\]\ ?)*
+        (?:(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|SEVERE)(?::\ *|\ +))?
+        (?:\d+\ ---\ \[[^\]\n]*\]\ +[\w.$\[\]/-]+\ *:\ ?)?            # Spring: 1 --- [main] logger :
+        ",
+    )
+    .unwrap()
+});
+
+/// The message without the logging library's prefix (only when it has one).
+pub fn strip_log_prefix(line: &str) -> &str {
+    match LOG_PREFIX.find(line) {
+        Some(m) if m.end() > 0 => &line[m.end()..],
+        _ => line,
+    }
+}
+
+static HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)^(?:
+          .*\bException\ in\ (?:worker\ process|ASGI\ application|callback)\s*:?
+        | ---\ Logging\ error(?:\ in\ Loguru\ Handler\ \#\d+)?\ ---
+        | \*+\s*APPLICATION\ FAILED\ TO\ START\s*\*+
+        | APPLICATION\ FAILED\ TO\ START
+        | Error\ starting\ ApplicationContext\..*
+        | (?:/|node:)[^\s:]+:\d+
+        | Uncaught(?:\ exception|\ error)?:?
+        | Unhandled\ (?:exception|rejection|promise\ rejection):?
+        )\s*$",
+    )
+    .unwrap()
+});
+/// A handled report: the library says so, and the process carries on.
+static HANDLED_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^--- Logging error(?: in Loguru Handler #\d+)? ---\s*$").unwrap()
+});
+static GO_FUNC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[\w.\-]+/)*[\w.\-]+(?:\.\(\*?[\w\[\],. ]+\))?(?:\.[\w\-]+)*\(.*\)$").unwrap()
+});
+/// `Type: message` or a bare `Type`, where the type looks like an exception class.
+pub static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:Exception in thread .+? |Uncaught (?:exception:? )?|Unhandled (?:rejection|exception):? )?((?:[A-Za-z_][\w$]*\.)*(?:[A-Z][\w$]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure|Panic))(?::\s?(.*))?$",
+    )
+    .unwrap()
+});
+
+pub const CHAIN_MARKERS: [&str; 2] = [
+    "The above exception was the direct cause of the following exception:",
+    "During handling of the above exception, another exception occurred:",
+];
+
+/// How a single line may relate to a block, without knowing the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineKind {
+    /// Opens a traceback (`Traceback (most recent call last):`, `panic: …`).
+    Start,
+    /// Introduces a block (`Exception in worker process`, `--- Logging error ---`).
+    Header,
+    /// A frame, a chain marker, or another line that only makes sense inside a block.
+    Continuation,
+    /// `ValueError: …`: ends a Python traceback, opens a Java or Node one.
+    Exception,
+    Other,
+}
+
+fn is_indented(line: &str) -> bool {
+    (line.starts_with(' ') || line.starts_with('\t')) && !line.trim().is_empty()
+}
+
+fn line_kind(line: &str) -> LineKind {
+    let text = strip_log_prefix(line);
+    let trimmed = text.trim();
+    if trimmed == PY_START
+        || text.starts_with("panic: ")
+        || text.starts_with("fatal error: ")
+        || RUST_PANIC.is_match(text)
+    {
+        return LineKind::Start;
+    }
+    if HEADER.is_match(trimmed) {
+        return LineKind::Header;
+    }
+    if is_indented(line) || is_continuation(trimmed) {
+        return LineKind::Continuation;
+    }
+    if EXCEPTION_LINE.is_match(trimmed) {
+        return LineKind::Exception;
+    }
+    LineKind::Other
+}
+
+/// Lines that only make sense inside a block of some runtime.
+fn is_continuation(trimmed: &str) -> bool {
+    trimmed.starts_with("Caused by:")
+        || trimmed.starts_with("Suppressed:")
+        || CHAIN_MARKERS.contains(&trimmed)
+        || trimmed.starts_with("[signal ")
+        || trimmed.starts_with("note: run with `RUST_BACKTRACE")
+        || trimmed == "Require stack:"
+        || trimmed == "Call stack:"
+        || trimmed == "--- End of logging error ---"
+        || trimmed == "Description:"
+        || trimmed == "Action:"
+        || trimmed.starts_with("created by ")
+        || trimmed.starts_with("exit status ")
+        || (trimmed.starts_with("goroutine ") && trimmed.ends_with(':'))
+        || trimmed.starts_with("Node.js v")
+        || trimmed.starts_with("- /")
+        || matches!(trimmed, "^" | "{" | "}" | "throw err;" | "throw e;")
+        || (!trimmed.is_empty() && trimmed.chars().all(|c| c == '*' || c == '='))
+}
+
+/// One stream of lines: service, instance and log name (stderr and stdout are apart).
+type StreamKey = (Option<String>, Option<String>, Option<String>);
+
+/// Lines of one stream that may belong to one block, gathered until it ends.
+struct Run {
+    entries: Vec<LogEntry>,
+    last: Option<DateTime<Utc>>,
+}
+
+/// Joins split blocks, whatever the order of the file (oldest or newest first), while other
+/// instances' lines interleave.
+#[derive(Default)]
+pub struct Joiner {
+    open: HashMap<StreamKey, Run>,
+    pushed: u64,
+}
+
+impl Joiner {
+    pub fn new() -> Self {
+        Joiner::default()
+    }
+
+    /// Takes the next entry in file order; finished events go to `emit`.
+    pub fn push(&mut self, entry: LogEntry, emit: &mut impl FnMut(Event)) {
+        self.pushed += 1;
+        if self.pushed.is_multiple_of(512) {
+            self.flush_idle(entry.timestamp, emit);
+        }
+        let key = (
+            entry.service.clone(),
+            entry.instance.clone(),
+            entry.log_name.clone(),
+        );
+        let single_line = !entry.message.contains('\n') && entry.stack_trace.is_none();
+        let kind = if single_line {
+            line_kind(&entry.message)
+        } else {
+            LineKind::Other
+        };
+        if let Some(run) = self.open.get_mut(&key) {
+            let gap = match (run.last, entry.timestamp) {
+                (Some(a), Some(b)) => (b - a).num_microseconds().map_or(i64::MAX, i64::abs),
+                _ => 0,
+            };
+            let joins = run.entries.len() < MAX_RUN
+                && gap <= JOIN_GAP_MS * 1_000
+                && (kind != LineKind::Other
+                    || gap <= TIGHT_GAP_MICROS
+                    || (!single_line && run_awaits_body(run)));
+            if joins {
+                run.last = entry.timestamp.or(run.last);
+                run.entries.push(entry);
+                return;
+            }
+            if let Some(run) = self.open.remove(&key) {
+                close(run, emit);
+            }
+        }
+        if kind == LineKind::Other {
+            emit(event_of(std::slice::from_ref(&entry), false));
+            return;
+        }
+        self.open.insert(
+            key,
+            Run {
+                last: entry.timestamp,
+                entries: vec![entry],
+            },
+        );
+    }
+
+    /// Hands on every open block; call at the end of the input.
+    pub fn finish(&mut self, emit: &mut impl FnMut(Event)) {
+        let mut runs: Vec<Run> = self.open.drain().map(|(_, r)| r).collect();
+        runs.sort_by_key(|r| r.entries.first().and_then(|e| e.timestamp));
+        for run in runs {
+            close(run, emit);
+        }
+    }
+
+    /// Closes runs whose stream has been quiet for a while, so memory does not grow.
+    fn flush_idle(&mut self, now: Option<DateTime<Utc>>, emit: &mut impl FnMut(Event)) {
+        let Some(now) = now else { return };
+        let idle: Vec<_> = self
+            .open
+            .iter()
+            .filter(|(_, run)| {
+                run.last
+                    .is_some_and(|t| (now - t).num_milliseconds().abs() > 5 * JOIN_GAP_MS)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in idle {
+            if let Some(run) = self.open.remove(&key) {
+                close(run, emit);
+            }
+        }
+    }
+}
+
+/// Whether the run so far is only a header, waiting for the block it introduces.
+fn run_awaits_body(run: &Run) -> bool {
+    run.entries
+        .iter()
+        .all(|e| !e.message.contains('\n') && line_kind(&e.message) == LineKind::Header)
+}
+
+/// Puts a run in time order and cuts it into events.
+fn close(mut run: Run, emit: &mut impl FnMut(Event)) {
+    // Stable: lines of one write share a timestamp and keep the file's order.
+    let first = run.entries.first().and_then(|e| e.timestamp);
+    let last = run.entries.last().and_then(|e| e.timestamp);
+    if let (Some(a), Some(b)) = (first, last)
+        && a > b
+    {
+        run.entries.reverse();
+    }
+    run.entries.sort_by_key(|e| e.timestamp);
+    for (range, handled) in segment(&run.entries) {
+        emit(event_of(&run.entries[range], handled));
+    }
+}
+
+/// The dialect of the block being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A header; the body decides what follows.
+    Header,
+    Python,
+    /// Java and Node: an exception line, then frames and causes.
+    JavaNode,
+    Go,
+    Rust,
+    /// Spring's failure report: lines of text until the block stops.
+    Report,
+}
+
+/// Reading state of one block.
+struct Block {
+    mode: Mode,
+    /// The block is a handled report (a logging error): the process carried on.
+    handled: bool,
+    /// A Python traceback printed its exception line.
+    ended: bool,
+    /// After a chain marker, the next traceback belongs to this block.
+    chained: bool,
+    /// Java/Node: an exception line was read.
+    has_exception: bool,
+    last: Option<DateTime<Utc>>,
+}
+
+impl Block {
+    fn open(entry: &LogEntry) -> Option<Block> {
+        let text = strip_log_prefix(first_line(&entry.message));
+        let trimmed = text.trim();
+        let mode = if entry.message.contains('\n') {
+            return None;
+        } else if trimmed == PY_START {
+            Mode::Python
+        } else if text.starts_with("panic: ") || text.starts_with("fatal error: ") {
+            Mode::Go
+        } else if RUST_PANIC.is_match(text) {
+            Mode::Rust
+        } else if trimmed.contains("APPLICATION FAILED TO START")
+            || trimmed.starts_with("Error starting ApplicationContext")
+            || (trimmed.starts_with('*') && trimmed.chars().all(|c| c == '*'))
+        {
+            Mode::Report
+        } else if HEADER.is_match(trimmed) {
+            Mode::Header
+        } else if EXCEPTION_LINE.is_match(trimmed) {
+            Mode::JavaNode
+        } else if trimmed.starts_with("goroutine ") && trimmed.ends_with(':') {
+            Mode::Go
+        } else {
+            return None;
+        };
+        Some(Block {
+            mode,
+            handled: HANDLED_HEADER.is_match(trimmed),
+            ended: false,
+            chained: false,
+            has_exception: mode == Mode::JavaNode,
+            last: entry.timestamp,
+        })
+    }
+
+    /// Whether `entry` continues the block; updates the state when it does.
+    fn accepts(&mut self, entry: &LogEntry) -> bool {
+        let tight = match (self.last, entry.timestamp) {
+            (Some(a), Some(b)) => (b - a)
+                .num_microseconds()
+                .is_some_and(|d| d <= TIGHT_GAP_MICROS),
+            _ => false,
+        };
+        let ok = self.accepts_text(entry, tight);
+        if ok {
+            self.last = entry.timestamp.or(self.last);
+        }
+        ok
+    }
+
+    fn accepts_text(&mut self, entry: &LogEntry, tight: bool) -> bool {
+        let message = entry.message.as_str();
+        if message.contains('\n') {
+            // A whole block in one entry, after its header.
+            if self.mode == Mode::Header {
+                self.mode = Mode::JavaNode;
+                self.ended = true;
+                self.has_exception = true;
+                return true;
+            }
+            return false;
+        }
+        let text = strip_log_prefix(message);
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return true;
+        }
+        match self.mode {
+            Mode::Header => {
+                if trimmed == PY_START {
+                    self.mode = Mode::Python;
+                } else if text.starts_with("panic: ") {
+                    self.mode = Mode::Go;
+                } else if EXCEPTION_LINE.is_match(trimmed) {
+                    self.mode = Mode::JavaNode;
+                    self.has_exception = true;
+                } else if !(is_indented(message) || is_continuation(trimmed) || tight) {
+                    return false;
+                }
+                true
+            }
+            Mode::Python => self.python(message, trimmed),
+            Mode::JavaNode => {
+                if is_indented(message) || is_continuation(trimmed) {
+                    return true;
+                }
+                if EXCEPTION_LINE.is_match(trimmed) && !self.has_exception {
+                    self.has_exception = true;
+                    return true;
+                }
+                false
+            }
+            Mode::Go => {
+                is_indented(message)
+                    || is_continuation(trimmed)
+                    || GO_FUNC.is_match(trimmed)
+                    || trimmed.starts_with("panic: ") && trimmed.ends_with("[recovered]")
+            }
+            Mode::Rust => {
+                let first = !self.ended;
+                self.ended = true;
+                first || is_continuation(trimmed) || is_indented(message)
+            }
+            Mode::Report => tight || is_continuation(trimmed) || is_indented(message),
+        }
+    }
+
+    fn python(&mut self, line: &str, trimmed: &str) -> bool {
+        if CHAIN_MARKERS.contains(&trimmed) {
+            self.chained = true;
+            self.ended = false;
+            return true;
+        }
+        if trimmed == PY_START {
+            let continues = self.chained || !self.ended;
+            self.chained = false;
+            self.ended = false;
+            return continues;
+        }
+        if self.ended {
+            // What a logging error prints after its traceback, and the detail lines of an
+            // exception's message (gRPC's `status = …`, `details = …`).
+            return is_indented(line)
+                || (self.handled
+                    && (trimmed == "Call stack:"
+                        || trimmed.starts_with("Message: ")
+                        || trimmed.starts_with("Arguments: ")
+                        || trimmed == "--- End of logging error ---"));
+        }
+        if is_indented(line) {
+            return true;
+        }
+        // The exception line ends the traceback.
+        self.ended = true;
+        true
+    }
+}
+
+/// Cuts time-ordered lines into events: ranges of `entries`, each with whether it is a
+/// handled report.
+fn segment(entries: &[LogEntry]) -> Vec<(std::ops::Range<usize>, bool)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < entries.len() {
+        let Some(mut block) = Block::open(&entries[i]) else {
+            out.push((i..i + 1, false));
+            i += 1;
+            continue;
+        };
+        let mut j = i + 1;
+        while j < entries.len() && block.accepts(&entries[j]) {
+            j += 1;
+        }
+        out.push((i..j, block.handled));
+        i = j;
+    }
+    out
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+/// One event of one or more lines; its severity is the highest of its lines.
+fn event_of(lines: &[LogEntry], handled: bool) -> Event {
+    let mut entry = lines[0].clone();
+    if lines.len() > 1 {
+        entry.message = lines
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        entry.severity = lines
+            .iter()
+            .map(|e| e.severity)
+            .max()
+            .unwrap_or(entry.severity);
+    }
+    let exception = parse_exception(&entry.full_text());
+    if exception.is_some() && entry.severity == Severity::Default {
+        // A traceback on stderr with no severity is still an error.
+        entry.severity = Severity::Error;
+    }
+    Event {
+        handled: handled || HANDLED_HEADER.is_match(first_line(&entry.message).trim()),
+        entry,
+        exception,
+        entries: lines.len() as u64,
+    }
+}
+
+static LEVEL_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?ix)^(?:\[[^\]\n]{1,40}\]\ ?|\d{4}[-/]\d\d[-/]\d\d[T\ ][\d:.,]+(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)*
+        \[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRITICAL|FATAL|SEVERE|PANIC|ALERT|EMERG)\]?(?::|\ |$)
+        |\blevel=\"?(trace|debug|info|notice|warn|warning|error|critical|fatal|panic)\b
+        |"(?:level|severity)"\s*:\s*"(trace|debug|info|notice|warn|warning|error|critical|fatal|panic)""#,
+    )
+    .unwrap()
+});
+static ERROR_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:panic: |fatal error: |PHP (?:Fatal|Parse) error: |Fatal error: |Uncaught |Unhandled |Exception in thread |thread '[^']*' panicked at )",
+    )
+    .unwrap()
+});
+
+/// The severity of an entry that carries none (plain text on stdout or stderr is DEFAULT in
+/// Cloud Run): the runtime's own words say what the line is. Never above ERROR: a text that
+/// says FATAL was not logged at CRITICAL.
+pub fn infer_severity(message: &str) -> Severity {
+    let line = first_line(message);
+    if let Some(c) = LEVEL_WORD.captures(line) {
+        let word = c.iter().skip(1).flatten().next().map_or("", |m| m.as_str());
+        if let Ok(s) = word.parse::<Severity>() {
+            return s.min(Severity::Error);
+        }
+    }
+    let text = strip_log_prefix(line).trim_start();
+    if ERROR_START.is_match(text)
+        || text.trim() == PY_START
+        || EXCEPTION_LINE.is_match(text.trim())
+        || text.starts_with("Error: ")
+    {
+        return Severity::Error;
+    }
+    Severity::Default
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const PYTHON: &str = "Traceback (most recent call last):
+  File \"/app/netra_backend/app/main.py\", line 12, in <module>
+    from netra_backend.app.middleware import gcp_auth_context_middleware
+  File \"/app/netra_backend/app/middleware/gcp_auth_context_middleware.py\", line 23, in <module>
+    from netra_backend.app.services.monitoring import set_request_context
+ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'";
+
+    fn line(text: &str, instance: &str, micros: i64) -> LogEntry {
+        let mut e = LogEntry::new(text);
+        e.instance = Some(instance.to_string());
+        e.timestamp = Some(
+            Utc.timestamp_micros(1_757_972_883_000_000 + micros)
+                .unwrap(),
+        );
+        e
+    }
+
+    fn run(entries: Vec<LogEntry>) -> Vec<Event> {
+        let mut joiner = Joiner::new();
+        let mut out = Vec::new();
+        for e in entries {
+            joiner.push(e, &mut |ev| out.push(ev));
+        }
+        joiner.finish(&mut |ev| out.push(ev));
+        out
+    }
+
+    /// One entry a line, 3 µs apart, as Cloud Run splits one write.
+    fn lines(text: &str, instance: &str, start: i64) -> Vec<LogEntry> {
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| line(l, instance, start + i as i64 * 3))
+            .collect()
+    }
+
+    fn kinds(events: &[Event]) -> Vec<Option<String>> {
+        events
+            .iter()
+            .map(|e| e.exception.as_ref().map(|x| x.kind.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn split_traceback_interleaved_with_another_instance_is_joined() {
+        let mut entries = Vec::new();
+        for (i, l) in PYTHON.lines().enumerate() {
+            entries.push(line(l, "a", i as i64 * 3_000));
+            entries.push(line("GET /api/threads 200", "b", i as i64 * 3_000 + 1));
+        }
+        entries.push(line("Listening at: http://0.0.0.0:8000", "a", 100_000));
+        let events = run(entries);
+        let tracebacks: Vec<_> = events.iter().filter(|e| e.exception.is_some()).collect();
+        assert_eq!(tracebacks.len(), 1, "{events:#?}");
+        assert_eq!(tracebacks[0].entries, 6);
+        assert_eq!(events.len(), 1 + 6 + 1);
+    }
+
+    #[test]
+    fn newest_first_files_are_joined_in_the_right_order() {
+        let mut entries = lines(PYTHON, "a", 0);
+        entries.reverse();
+        let events = run(entries);
+        assert_eq!(events.len(), 1);
+        assert!(events[0].entry.message.starts_with(PY_START));
+        assert_eq!(events[0].exception.as_ref().unwrap().frames.len(), 2);
+    }
+
+    #[test]
+    fn lines_far_apart_in_time_are_not_joined() {
+        let events = run(vec![
+            line(PY_START, "a", 0),
+            line("  File \"/app/x.py\", line 1, in <module>", "a", 10),
+            line("ValueError: late", "a", 60_000_000),
+        ]);
+        assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn two_tracebacks_in_a_row_stay_two_events() {
+        let mut entries = lines(PYTHON, "a", 0);
+        entries.push(line(
+            "RuntimeError: Failed to setup enhanced middleware",
+            "a",
+            20,
+        ));
+        let events = run(entries);
+        assert_eq!(events.len(), 2, "{events:#?}");
+        assert_eq!(events[1].exception.as_ref().unwrap().kind, "RuntimeError");
+    }
+
+    #[test]
+    fn a_chain_one_line_an_entry_is_one_event() {
+        let text = format!(
+            "{PYTHON}\n\nThe above exception was the direct cause of the following exception:\n\n{PY_START}\n  File \"/app/startup.py\", line 40, in setup\n    raise RuntimeError(\"x\")\nRuntimeError: Failed to setup"
+        );
+        let events = run(lines(&text, "a", 0));
+        assert_eq!(events.len(), 1, "{events:#?}");
+        assert_eq!(
+            events[0].exception.as_ref().unwrap().kind,
+            "ModuleNotFoundError"
+        );
+    }
+
+    #[test]
+    fn gunicorn_header_and_the_line_after_the_traceback() {
+        let mut entries = vec![line(
+            "[2025-09-15 21:48:03 +0000] [7] [ERROR] Exception in worker process",
+            "a",
+            0,
+        )];
+        entries.extend(lines(PYTHON, "a", 2));
+        entries.push(line(
+            "[2025-09-15 21:48:03 +0000] [7] [INFO] Worker exiting (pid: 7)",
+            "a",
+            40,
+        ));
+        let events = run(entries);
+        assert_eq!(events.len(), 2, "{events:#?}");
+        assert!(
+            events[0]
+                .entry
+                .message
+                .contains("Exception in worker process")
+        );
+        assert_eq!(events[0].entries, 7);
+        assert!(events[1].entry.message.contains("Worker exiting"));
+    }
+
+    #[test]
+    fn a_header_before_a_whole_traceback_in_one_entry() {
+        let events = run(vec![
+            line("[ERROR] Exception in worker process", "a", 0),
+            line(PYTHON, "a", 1_000),
+        ]);
+        assert_eq!(events.len(), 1, "{events:#?}");
+        assert_eq!(
+            events[0].exception.as_ref().unwrap().kind,
+            "ModuleNotFoundError"
+        );
+    }
+
+    #[test]
+    fn a_logging_error_block_is_one_handled_event() {
+        let block = "--- Logging error ---
+Traceback (most recent call last):
+  File \"/usr/local/lib/python3.11/logging/__init__.py\", line 1110, in emit
+    msg = self.format(record)
+TypeError: not all arguments converted during string formatting
+Call stack:
+  File \"/app/main.py\", line 10, in <module>
+    log.info(\"ready\", 1)
+Message: 'ready'
+Arguments: (1,)";
+        let mut entries = lines(block, "a", 0);
+        entries.push(line(
+            "AttributeError: 'NoneType' object has no attribute 'x'",
+            "a",
+            90_000,
+        ));
+        let events = run(entries);
+        assert_eq!(events.len(), 2, "{events:#?}");
+        assert!(events[0].handled);
+        assert_eq!(events[0].entries, 10);
+        assert_eq!(events[0].exception.as_ref().unwrap().kind, "TypeError");
+        assert!(!events[1].handled);
+    }
+
+    #[test]
+    fn go_panic_with_goroutines_is_one_event() {
+        let go = "panic: runtime error: invalid memory address or nil pointer dereference
+[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a1b2c]
+
+goroutine 1 [running]:
+main.(*Server).Start(0x0)
+\t/app/server.go:42 +0x2c
+main.main()
+\t/app/main.go:17 +0x1d
+exit status 2";
+        let mut entries = lines(go, "a", 0);
+        entries.push(line(
+            "2025/09/15 21:48:09 listening on :8080",
+            "a",
+            9_000_000,
+        ));
+        let events = run(entries);
+        assert_eq!(kinds(&events), vec![Some("panic".to_string()), None]);
+        assert_eq!(events[0].entries, 9);
+        assert_eq!(events[0].exception.as_ref().unwrap().frames.len(), 2);
+    }
+
+    #[test]
+    fn node_crash_with_its_header_and_footer_is_one_event() {
+        let node = "node:internal/modules/cjs/loader:1228
+  throw err;
+  ^
+
+Error: Cannot find module './routes/billing'
+Require stack:
+- /app/src/server.js
+    at Module._resolveFilename (node:internal/modules/cjs/loader:1225:15)
+    at Object.<anonymous> (/app/src/server.js:12:17) {
+  code: 'MODULE_NOT_FOUND',
+  requireStack: [ '/app/src/server.js' ]
+}
+
+Node.js v20.11.1";
+        let events = run(lines(node, "a", 0));
+        assert_eq!(events.len(), 1, "{events:#?}");
+        let e = events[0].exception.as_ref().unwrap();
+        assert_eq!(e.kind, "Error");
+        assert_eq!(e.message, "Cannot find module './routes/billing'");
+    }
+
+    #[test]
+    fn spring_failure_report_is_one_event() {
+        let report = "
+***************************
+APPLICATION FAILED TO START
+***************************
+
+Description:
+
+Failed to configure a DataSource: 'url' attribute is not specified and no embedded datasource could be configured.
+
+Action:
+
+Consider defining a bean of type 'DataSource' in your configuration.";
+        let mut entries = lines(report.trim_start(), "a", 0);
+        entries.push(line("Container called exit(1).", "a", 800_000));
+        let events = run(entries);
+        assert_eq!(events.len(), 2, "{events:#?}");
+        assert!(
+            events[0]
+                .entry
+                .message
+                .contains("Failed to configure a DataSource")
+        );
+    }
+
+    #[test]
+    fn severity_is_read_from_the_runtimes_words() {
+        assert_eq!(infer_severity("panic: boom"), Severity::Error);
+        assert_eq!(
+            infer_severity("Error: Cannot find module 'x'"),
+            Severity::Error
+        );
+        assert_eq!(
+            infer_severity("[2025-09-15 21:48:03 +0000] [1] [ERROR] Worker (pid:7) exited"),
+            Severity::Error
+        );
+        assert_eq!(
+            infer_severity("[2025-09-15 21:48:03 +0000] [1] [CRITICAL] WORKER TIMEOUT"),
+            Severity::Error
+        );
+        assert_eq!(
+            infer_severity("time=x level=warn msg=slow"),
+            Severity::Warning
+        );
+        assert_eq!(
+            infer_severity("INFO:     Started server process [1]"),
+            Severity::Info
+        );
+        assert_eq!(infer_severity("KeyError: 'DATABASE_URL'"), Severity::Error);
+        assert_eq!(infer_severity("listening on :8080"), Severity::Default);
+    }
+
+    #[test]
+    fn log_prefixes_are_stripped() {
+        assert_eq!(
+            strip_log_prefix("[2025-09-15 21:48:03 +0000] [7] [ERROR] Exception in worker process"),
+            "Exception in worker process"
+        );
+        assert_eq!(
+            strip_log_prefix("ERROR:    Traceback (most recent call last):"),
+            PY_START
+        );
+        assert_eq!(
+            strip_log_prefix(
+                "2025-09-15T21:48:03.123Z ERROR 1 --- [           main] o.s.boot.SpringApplication               : Application run failed"
+            ),
+            "Application run failed"
+        );
+        assert_eq!(strip_log_prefix("plain words"), "plain words");
+    }
+}
