@@ -273,6 +273,8 @@ mod tests {
                 role: Role::Cause(CauseKind::Exception),
                 signature: "exception:KeyError".into(),
                 stats,
+                wrapper: false,
+                evidence: Vec::new(),
             }],
         }
     }

@@ -5,15 +5,12 @@ use super::traceback::{Exception, Frame};
 use crate::model::Severity;
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 /// Bounds that keep a cluster's memory flat however many events it has.
 const MAX_EXAMPLES: usize = 3;
 const MAX_EXAMPLE_CHARS: usize = 4_000;
-const MAX_CONTEXTS: usize = 4_096;
-const MAX_TRACES: usize = 512;
 const MAX_NAMES: usize = 64;
 
 /// Why a cluster is what it is.
@@ -89,10 +86,10 @@ pub struct ClusterStats {
     pub exception: Option<Exception>,
     pub revisions: BTreeSet<String>,
     pub instances: BTreeSet<String>,
-    /// (hash of the instance, minute) to the earliest time in it, for "happens on the same
-    /// instances, right after".
-    pub contexts: HashMap<(u64, i64), i64>,
-    pub traces: HashSet<u64>,
+    /// Events that were handled reports (a logging library's error block).
+    pub handled: u64,
+    /// Distinct exception messages, a few.
+    pub messages: Vec<String>,
     /// Events per minute since the epoch.
     pub minutes: BTreeMap<i64, u64>,
     pub http_statuses: BTreeMap<u16, u64>,
@@ -112,8 +109,8 @@ impl ClusterStats {
             exception: None,
             revisions: BTreeSet::new(),
             instances: BTreeSet::new(),
-            contexts: HashMap::new(),
-            traces: HashSet::new(),
+            handled: 0,
+            messages: Vec::new(),
             minutes: BTreeMap::new(),
             http_statuses: BTreeMap::new(),
             health_path: false,
@@ -139,9 +136,10 @@ impl ClusterStats {
         at: Option<DateTime<Utc>>,
         revision: Option<&str>,
         instance: Option<&str>,
-        trace: Option<&str>,
+        handled: bool,
         http: Option<(u16, bool)>,
     ) {
+        self.handled += u64::from(handled);
         self.count += 1;
         self.entries += entries;
         *self.by_severity.entry(severity).or_default() += 1;
@@ -152,11 +150,6 @@ impl ClusterStats {
                 .minutes
                 .entry(t.timestamp().div_euclid(60))
                 .or_default() += 1;
-            if let Some(instance) = instance {
-                let nanos = t.timestamp_nanos_opt().unwrap_or(i64::MAX);
-                let key = (hash_str(instance), t.timestamp().div_euclid(60));
-                note_context(&mut self.contexts, key, nanos);
-            }
         }
         if self.examples.len() < MAX_EXAMPLES && !self.examples.iter().any(|e| e == text) {
             self.examples.push(truncate(text, MAX_EXAMPLE_CHARS));
@@ -170,11 +163,6 @@ impl ClusterStats {
             && self.instances.len() < MAX_NAMES
         {
             self.instances.insert(i.to_string());
-        }
-        if let Some(t) = trace
-            && self.traces.len() < MAX_TRACES
-        {
-            self.traces.insert(hash_str(t));
         }
         if let Some((status, health)) = http {
             *self.http_statuses.entry(status).or_default() += 1;
@@ -209,13 +197,9 @@ impl ClusterStats {
                 self.instances.insert(i);
             }
         }
-        for (k, t) in other.contexts {
-            note_context(&mut self.contexts, k, t);
-        }
-        for t in other.traces {
-            if self.traces.len() < MAX_TRACES {
-                self.traces.insert(t);
-            }
+        self.handled += other.handled;
+        for m in other.messages {
+            self.note_message(&m);
         }
         for (m, n) in other.minutes {
             *self.minutes.entry(m).or_default() += n;
@@ -226,6 +210,13 @@ impl ClusterStats {
         self.health_path |= other.health_path;
     }
 
+    /// Remembers an exception's message, while there is room for another distinct one.
+    pub fn note_message(&mut self, message: &str) {
+        if self.messages.len() < MAX_EXAMPLES && !self.messages.iter().any(|m| m == message) {
+            self.messages.push(truncate(message, MAX_EXAMPLE_CHARS));
+        }
+    }
+
     /// Events with a 5xx status.
     pub fn server_errors(&self) -> u64 {
         self.http_statuses
@@ -234,27 +225,6 @@ impl ClusterStats {
             .map(|(_, n)| n)
             .sum()
     }
-}
-
-/// Keeps the earliest time of a context; new contexts only while there is room.
-fn note_context(contexts: &mut HashMap<(u64, i64), i64>, key: (u64, i64), nanos: i64) {
-    let full = contexts.len() >= MAX_CONTEXTS;
-    match contexts.entry(key) {
-        std::collections::hash_map::Entry::Occupied(mut o) => {
-            let earliest = o.get_mut();
-            *earliest = (*earliest).min(nanos);
-        }
-        std::collections::hash_map::Entry::Vacant(v) if !full => {
-            v.insert(nanos);
-        }
-        std::collections::hash_map::Entry::Vacant(_) => {}
-    }
-}
-
-fn hash_str(s: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
 }
 
 fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
@@ -292,7 +262,7 @@ static EXIT: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 static HEALTH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)liveness (?:tcp |http |grpc )?probe failed|health ?check(?:s)? (?:failed|failing)|unhealthy").unwrap()
+    Regex::new(r"(?i)(?:liveness|readiness|health) (?:tcp |http |grpc )?probe failed|health ?checks? (?:failed|failing) for (?:container|instance|revision)").unwrap()
 });
 static TIMEOUT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -367,6 +337,32 @@ pub fn classify(text: &str, stats: &ClusterStats) -> Role {
     Role::Noise
 }
 
+static WRAPPER_KIND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:CancelledError|TimeoutError|TimeoutException|DeadlineExceeded|RetryError|ExecutionException|CompletionException|UndeclaredThrowableException|InvocationTargetException|UncheckedExecutionException|ExceptionGroup|BaseExceptionGroup|AbortError|TimeoutExpired)$",
+    )
+    .unwrap()
+});
+static WRAPPER_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:context deadline exceeded|context canceled|operation timed out|timed out|timeout|startup failed\.?|application startup failed.*|worker failed to boot\.?)$").unwrap()
+});
+
+/// A generic exception that only says something else went wrong: a timeout or cancellation
+/// around the real failure, a retry that gave up, a start-up that failed. In the same attempt
+/// the specific error is the cause.
+pub fn is_wrapper(template: &str, exception: Option<&Exception>) -> bool {
+    match exception {
+        Some(e) => {
+            let kind = e.kind.rsplit(['.', ':']).next().unwrap_or(&e.kind);
+            WRAPPER_KIND.is_match(kind)
+                && (e.message.trim().is_empty()
+                    || WRAPPER_TEXT.is_match(e.message.trim())
+                    || e.message.len() < 40 && !e.message.contains(|c: char| c.is_ascii_digit()))
+        }
+        None => WRAPPER_TEXT.is_match(template.trim()),
+    }
+}
+
 fn exception_kind(e: &Exception) -> CauseKind {
     let kind = e.kind.rsplit('.').next().unwrap_or(&e.kind);
     let text = format!("{}: {}", e.kind, e.message);
@@ -439,7 +435,7 @@ mod tests {
 
     fn stats_with(severity: Severity) -> ClusterStats {
         let mut s = ClusterStats::new("svc");
-        s.record("x", severity, 1, None, None, None, None, None);
+        s.record("x", severity, 1, None, None, None, false, None);
         s
     }
 
@@ -476,7 +472,7 @@ mod tests {
             None,
             None,
             None,
-            None,
+            false,
             Some((503, true)),
         );
         assert_eq!(
@@ -491,7 +487,7 @@ mod tests {
             None,
             None,
             None,
-            None,
+            false,
             Some((500, false)),
         );
         assert_eq!(
@@ -506,7 +502,7 @@ mod tests {
             None,
             None,
             None,
-            None,
+            false,
             Some((404, false)),
         );
         assert_eq!(classify("GET /api 404", &ok), Role::Noise);

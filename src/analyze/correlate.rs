@@ -1,223 +1,732 @@
-//! Correlation: clusters that are one failure become one root cause, a cause with its symptoms.
-//! Evidence is what the entries share: service, instance and minute, trace, and who came first.
+//! Correlation from evidence: clusters that are one failure become one root cause, and every
+//! fold says why. Evidence is what the entries share, never a coincidence of minutes:
+//!
+//! - **attempt**: per instance, a start-up attempt runs to its exit; the exception that ends
+//!   it (resolved past wrappers and outer exceptions to the most fundamental one) is the cause,
+//!   and what the attempt logs after it (exits, failed probes, outer errors) are its symptoms;
+//! - **chain**: an exception logged separately that the cause's chain names;
+//! - **trace**: the same request;
+//! - **statistics**: a request that failed on the instance while the error was logged in it,
+//!   more often than chance allows (lift), or a symptom that happens only while the service is
+//!   down because of a cause;
+//! - **entity**: the same specific thing (module, address, host, variable) named at the same
+//!   time.
+//!
+//! An error the process survives (a handled report, or one followed by the start-up going on)
+//! is a root cause of its own.
 
 use super::Cluster;
-use super::cluster::{CauseKind, ClusterStats, Role};
-use std::collections::HashMap;
+use super::cluster::{CauseKind, Role, SymptomKind};
+use super::episodes::{Attempt, Occurrence, attempts};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// A symptom joins the cause it co-occurs with at least this often.
-const SYMPTOM_CO_OCCURRENCE: f64 = 0.5;
-/// An error or a failure warning joins a cause only when it nearly always follows it.
-const FOLLOW_CO_OCCURRENCE: f64 = 0.8;
-const FOLLOW_PRECEDENCE: f64 = 0.8;
+/// A symptom is folded into a cause when at least this share of its occurrences show it.
+const CONFIDENCE: f64 = 0.8;
+/// And when that happens at least this many times more often than chance would make it.
+const MIN_LIFT: f64 = 3.0;
+/// Around a failed request, how far an error in it may be logged (beyond its latency).
+const REQUEST_SLACK_NS: i64 = 1_000_000_000;
+/// Two things named together: within this much of each other.
+const ENTITY_NEAR_NS: i64 = 60_000_000_000;
+/// A symptom inside a crash loop's span, give or take this much.
+const DOWN_SLACK_NS: i64 = 120_000_000_000;
 
-/// Clusters grouped into root causes: the first cluster of each group is the cause (or, for a
-/// group of symptoms with no cause in the logs, the largest symptom).
-pub fn correlate(clusters: Vec<Cluster>) -> Vec<Vec<Cluster>> {
-    let mut by_service: HashMap<String, Vec<Cluster>> = HashMap::new();
-    for c in clusters {
-        by_service
-            .entry(c.stats.service.clone())
-            .or_default()
-            .push(c);
-    }
-    let mut services: Vec<_> = by_service.into_iter().collect();
-    services.sort_by(|a, b| a.0.cmp(&b.0));
-    services
-        .into_iter()
-        .flat_map(|(_, clusters)| correlate_service(clusters))
-        .collect()
+/// Why a cluster belongs to its root cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub kind: EvidenceKind,
+    /// One sentence for a person.
+    pub detail: String,
 }
 
-fn cause_rank(c: &Cluster) -> (CauseKind, i64) {
-    let kind = match c.role {
-        Role::Cause(k) => k,
-        _ => CauseKind::Error,
-    };
-    let first = c
-        .stats
-        .first_seen
-        .and_then(|t| t.timestamp_nanos_opt())
-        .unwrap_or(i64::MAX);
-    (kind, first)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvidenceKind {
+    Chain,
+    Trace,
+    Attempt,
+    Entity,
+    Statistics,
 }
 
-fn correlate_service(mut clusters: Vec<Cluster>) -> Vec<Vec<Cluster>> {
-    // Most fundamental and earliest causes first, so they become the roots.
-    clusters.sort_by(|a, b| {
-        let key = |c: &Cluster| match c.role {
-            Role::Cause(_) => 0,
-            Role::FailureWarning => 1,
-            Role::Symptom(_) => 2,
-            Role::Noise => 3,
-        };
-        key(a)
-            .cmp(&key(b))
-            .then_with(|| cause_rank(a).cmp(&cause_rank(b)))
-            .then_with(|| b.stats.count.cmp(&a.stats.count))
-            .then_with(|| a.template.cmp(&b.template))
-    });
+/// What the episodes say about a root cause, for its priority.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CrashFacts {
+    /// Start-up attempts that this root cause ended.
+    pub crashed_attempts: u64,
+    /// Attempts on the same instances that it did not end (the instance kept running).
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+}
+
+/// One root cause before it is prioritised: its clusters (cause first) with their evidence.
+pub struct Group {
+    pub clusters: Vec<Cluster>,
+    pub crash: CrashFacts,
+}
+
+/// Per cluster, what the attempt pass concluded.
+#[derive(Default, Clone)]
+struct AttemptLink {
+    /// Attempts (headed by the head) in which the member occurs, and delays after the head.
+    attempts: u64,
+    delays_ns: Vec<i64>,
+    /// Part of the crash chain (an outer or accompanying error), not a downstream symptom.
+    chain: bool,
+}
+
+/// Clusters grouped into root causes.
+pub fn correlate(clusters: Vec<Cluster>, occurrences: Vec<Occurrence>) -> Vec<Group> {
     let n = clusters.len();
-    // parent[i]: the root cause cluster i belongs to.
-    let mut parent: Vec<Option<usize>> = vec![None; n];
-    let mut is_root = vec![false; n];
-    for i in 0..n {
-        match clusters[i].role {
-            Role::Cause(_) | Role::FailureWarning => {
-                let best = (0..i)
-                    .filter(|&a| is_root[a] && matches!(clusters[a].role, Role::Cause(_)))
-                    .filter(|&a| follows(&clusters[a], &clusters[i]))
-                    .max_by(|&a, &b| {
-                        co_occurrence(&clusters[i].stats, &clusters[a].stats)
-                            .total_cmp(&co_occurrence(&clusters[i].stats, &clusters[b].stats))
-                            .then_with(|| b.cmp(&a))
-                    });
-                match best {
-                    Some(a) => parent[i] = Some(a),
-                    None => is_root[i] = true,
+    let mut occurrences = occurrences;
+    occurrences.sort_by_key(|o| (o.instance, o.t));
+    let by_cluster = index_by_cluster(&occurrences, n);
+    let handled: Vec<bool> = clusters.iter().map(is_handled).collect();
+
+    // 1. Attempts: who ends each crashed start-up, and what follows from it.
+    let attempts = attempts(&clusters, &occurrences);
+    let mut heads: HashMap<usize, Vec<&Attempt>> = HashMap::new();
+    let mut links: HashMap<(usize, usize), AttemptLink> = HashMap::new();
+    let mut wrappers: HashMap<(usize, usize), u64> = HashMap::new();
+    for attempt in attempts.iter().filter(|a| a.crashed) {
+        let Some(crash) = resolve_crash(attempt, &clusters, &occurrences, &handled) else {
+            continue;
+        };
+        heads.entry(crash.head).or_default().push(attempt);
+        let head_t = occurrences[crash.head_occurrence].t;
+        let mut seen = BTreeSet::new();
+        for i in attempt.range.clone() {
+            let o = &occurrences[i];
+            let c = o.cluster as usize;
+            if c == crash.head || handled[c] || !seen.insert(c) {
+                continue;
+            }
+            let in_chain = crash.chain.contains(&c);
+            let after = i > crash.first_chain_occurrence;
+            let follows = match clusters[c].role {
+                Role::Symptom(_) => true,
+                Role::Cause(_) | Role::FailureWarning => in_chain || after,
+                Role::Noise => false,
+            };
+            if !follows {
+                continue;
+            }
+            let link = links.entry((c, crash.head)).or_default();
+            link.attempts += 1;
+            link.chain |= in_chain;
+            link.delays_ns.push(o.t.saturating_sub(head_t));
+            if crash.wrapper == Some(c) {
+                *wrappers.entry((c, crash.head)).or_default() += 1;
+            }
+        }
+    }
+
+    // A cluster that heads fewer attempts than it follows another head in is a member.
+    let mut parent: Vec<Option<(usize, Vec<Evidence>)>> = vec![None; n];
+    let mut is_head = vec![false; n];
+    for (&h, list) in &heads {
+        is_head[h] = true;
+        let _ = list;
+    }
+    let mut member_of: Vec<Option<(usize, AttemptLink)>> = vec![None; n];
+    for ((c, h), link) in &links {
+        let better = match &member_of[*c] {
+            Some((other, l)) => {
+                (link.attempts, std::cmp::Reverse(*h)) > (l.attempts, std::cmp::Reverse(*other))
+            }
+            None => true,
+        };
+        if better {
+            member_of[*c] = Some((*h, link.clone()));
+        }
+    }
+    for c in 0..n {
+        let Some((h, link)) = member_of[c].clone() else {
+            continue;
+        };
+        let own = heads.get(&c).map_or(0, |l| l.len() as u64);
+        if link.attempts <= own {
+            continue;
+        }
+        // Mostly inside these attempts, not also on its own elsewhere.
+        let with_instance = by_cluster[c]
+            .iter()
+            .filter(|&&i| occurrences[i].instance != 0)
+            .count() as f64;
+        let inside = link.attempts as f64;
+        let occurs_elsewhere = with_instance > 0.0
+            && inside / with_instance.max(1.0) < 0.5
+            && !matches!(clusters[c].role, Role::Symptom(_));
+        if occurs_elsewhere {
+            continue;
+        }
+        is_head[c] = false;
+        let total = heads.get(&h).map_or(0, |l| l.len());
+        let delay = median(&link.delays_ns);
+        let what = if wrappers.contains_key(&(c, h)) {
+            "a generic wrapper that ends the same start-ups; the specific error is the cause"
+                .to_string()
+        } else if link.chain && delay < 0 {
+            "logged by the same start-up attempt just before the cause".to_string()
+        } else {
+            format!("on the same instance {} the cause", describe_delay(delay))
+        };
+        parent[c] = Some((
+            h,
+            vec![Evidence {
+                kind: EvidenceKind::Attempt,
+                detail: format!(
+                    "{what}, in {} of {} failed start-up{}",
+                    link.attempts.min(total as u64),
+                    total,
+                    plural(total)
+                ),
+            }],
+        ));
+    }
+    // Heads whose own head moved on (chains of heads) point at the final head.
+    for c in 0..n {
+        if let Some((h, _)) = &parent[c]
+            && !is_head[*h]
+            && let Some((hh, _)) = parent[*h].clone()
+            && hh != c
+        {
+            parent[c].as_mut().expect("set above").0 = hh;
+        }
+    }
+
+    // 2. Links that need no attempt: chain, trace, statistics, entity.
+    let group_of = |parent: &Vec<Option<(usize, Vec<Evidence>)>>, c: usize| -> usize {
+        parent[c].as_ref().map_or(c, |(h, _)| *h)
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    // Causes first, so that symptoms can find them.
+    order.sort_by_key(|&c| (role_order(clusters[c].role), c));
+    for &c in &order {
+        if parent[c].is_some() || is_head[c] || handled[c] {
+            continue;
+        }
+        if let Some(found) = chain_link(c, &clusters, &parent, &is_head)
+            .or_else(|| trace_link(c, &clusters, &occurrences, &by_cluster, &parent))
+            .or_else(|| request_link(c, &clusters, &occurrences, &by_cluster, &parent, &handled))
+            .or_else(|| entity_link(c, &clusters, &occurrences, &by_cluster, &parent, &handled))
+            .or_else(|| down_link(c, &clusters, &occurrences, &by_cluster, &heads))
+        {
+            let (h, evidence) = found;
+            let h = group_of(&parent, h);
+            if h != c {
+                parent[c] = Some((h, vec![evidence]));
+            }
+        }
+    }
+
+    // 3. Groups: heads with their members, cause first.
+    let mut slots: Vec<Option<Cluster>> = clusters.into_iter().map(Some).collect();
+    let mut groups: BTreeMap<usize, Group> = BTreeMap::new();
+    for c in 0..n {
+        if parent[c].is_none() {
+            let attempts = heads.get(&c);
+            let crash = CrashFacts {
+                crashed_attempts: attempts.map_or(0, |l| l.len() as u64),
+                first_ns: attempts.and_then(|l| l.iter().map(|a| a.start_ns).min()),
+                last_ns: attempts.and_then(|l| l.iter().map(|a| a.end_ns).max()),
+            };
+            if let Some(cluster) = slots[c].take() {
+                groups.insert(
+                    c,
+                    Group {
+                        clusters: vec![cluster],
+                        crash,
+                    },
+                );
+            }
+        }
+    }
+    for (c, link) in parent.into_iter().enumerate() {
+        if let Some((h, evidence)) = link
+            && let Some(mut cluster) = slots[c].take()
+        {
+            cluster.evidence = evidence;
+            match groups.get_mut(&h) {
+                Some(g) => g.clusters.push(cluster),
+                None => {
+                    cluster.evidence.clear();
+                    groups.insert(
+                        c,
+                        Group {
+                            clusters: vec![cluster],
+                            crash: CrashFacts::default(),
+                        },
+                    );
                 }
             }
-            Role::Symptom(_) => {
-                let best = (0..i)
-                    .filter(|&a| is_root[a] && matches!(clusters[a].role, Role::Cause(_)))
-                    .map(|a| (a, co_occurrence(&clusters[i].stats, &clusters[a].stats)))
-                    .filter(|(_, score)| *score >= SYMPTOM_CO_OCCURRENCE)
-                    .max_by(|x, y| x.1.total_cmp(&y.1).then_with(|| y.0.cmp(&x.0)));
-                parent[i] = best.map(|(a, _)| a);
-            }
-            Role::Noise => is_root[i] = true,
         }
     }
-    // Symptoms with no cause in the logs stay together: one outage whose cause is not logged.
-    let orphans: Vec<usize> = (0..n)
-        .filter(|&i| matches!(clusters[i].role, Role::Symptom(_)) && parent[i].is_none())
-        .collect();
-    if let Some(&head) = orphans.iter().max_by(|&&a, &&b| {
-        clusters[a]
-            .stats
-            .count
-            .cmp(&clusters[b].stats.count)
-            .then(b.cmp(&a))
-    }) {
-        is_root[head] = true;
-        for &i in &orphans {
-            if i != head {
-                parent[i] = Some(head);
-            }
-        }
-    }
-
-    let mut slots: Vec<Option<Cluster>> = clusters.into_iter().map(Some).collect();
-    let mut groups: Vec<(usize, Vec<Cluster>)> = Vec::new();
-    let mut group_of: HashMap<usize, usize> = HashMap::new();
-    for i in 0..n {
-        if is_root[i] {
-            group_of.insert(i, groups.len());
-            if let Some(c) = slots[i].take() {
-                groups.push((i, vec![c]));
-            }
-        }
-    }
-    for i in 0..n {
-        if let (Some(p), Some(c)) = (parent[i], slots[i].take())
-            && let Some(&g) = group_of.get(&p)
-        {
-            groups[g].1.push(c);
-        }
-    }
-    groups.into_iter().map(|(_, g)| g).collect()
+    groups.into_values().collect()
 }
 
-/// Whether `later` is an error raised while handling `cause`: it nearly always happens on the
-/// same instances in the same minutes, after it; or the cause's chain names it; or they share
-/// their traces.
-fn follows(cause: &Cluster, later: &Cluster) -> bool {
-    if let Some(e) = &cause.stats.exception
-        && e.raised_while_handling.iter().any(|r| {
-            later.template.starts_with(r.as_str())
-                || r.starts_with(later.template.trim_end_matches("<*>"))
-        })
-    {
-        return true;
-    }
-    if !later.stats.traces.is_empty() {
-        let shared = later
-            .stats
-            .traces
-            .iter()
-            .filter(|t| cause.stats.traces.contains(t))
-            .count();
-        if shared as f64 / later.stats.traces.len() as f64 >= FOLLOW_CO_OCCURRENCE {
-            return true;
-        }
-    }
-    if later.stats.contexts.is_empty() || cause.stats.contexts.is_empty() {
-        return false;
-    }
-    instance_co_occurrence(&later.stats, &cause.stats) >= FOLLOW_CO_OCCURRENCE
-        && precedence(&cause.stats, &later.stats) >= FOLLOW_PRECEDENCE
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
-/// How much of `symptom` happens where `cause` happens: by instance and minute when both
-/// know their instances, else by minute; shared traces count too.
-pub fn co_occurrence(symptom: &ClusterStats, cause: &ClusterStats) -> f64 {
-    let by_trace = if symptom.traces.is_empty() {
-        0.0
+fn role_order(role: Role) -> u8 {
+    match role {
+        Role::Cause(_) => 0,
+        Role::FailureWarning => 1,
+        Role::Symptom(_) => 2,
+        Role::Noise => 3,
+    }
+}
+
+/// A handled report: most of its events say the library handled it and carried on.
+fn is_handled(c: &Cluster) -> bool {
+    c.stats.handled * 2 > c.stats.count
+}
+
+fn index_by_cluster(occurrences: &[Occurrence], n: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); n];
+    for (i, o) in occurrences.iter().enumerate() {
+        if let Some(v) = out.get_mut(o.cluster as usize) {
+            v.push(i);
+        }
+    }
+    out
+}
+
+fn median(values: &[i64]) -> i64 {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
+/// `12 ms after`, `2.4 s after`, `300 ms before`.
+fn describe_delay(ns: i64) -> String {
+    let word = if ns < 0 { "before" } else { "after" };
+    let ms = (ns.unsigned_abs() / 1_000_000) as f64;
+    if ms < 1_000.0 {
+        format!("{ms:.0} ms {word}")
+    } else if ms < 120_000.0 {
+        format!("{:.1} s {word}", ms / 1_000.0)
     } else {
-        symptom
-            .traces
-            .iter()
-            .filter(|t| cause.traces.contains(t))
-            .count() as f64
-            / symptom.traces.len() as f64
-    };
-    let by_place = if !symptom.contexts.is_empty() && !cause.contexts.is_empty() {
-        instance_co_occurrence(symptom, cause)
-    } else {
-        minute_co_occurrence(symptom, cause)
-    };
-    by_trace.max(by_place)
-}
-
-/// Fraction of `a`'s (instance, minute) contexts where `b` was on the same instance within a
-/// minute.
-fn instance_co_occurrence(a: &ClusterStats, b: &ClusterStats) -> f64 {
-    let hits = a
-        .contexts
-        .keys()
-        .filter(|(inst, minute)| (-1..=1).any(|d| b.contexts.contains_key(&(*inst, minute + d))))
-        .count();
-    hits as f64 / a.contexts.len() as f64
-}
-
-/// Fraction of `a`'s events in minutes (give or take one) when `b` happened.
-fn minute_co_occurrence(a: &ClusterStats, b: &ClusterStats) -> f64 {
-    let total: u64 = a.minutes.values().sum();
-    if total == 0 {
-        return 0.0;
+        format!("{:.0} min {word}", ms / 60_000.0)
     }
-    let hits: u64 = a
-        .minutes
+}
+
+/// How one crashed attempt ended.
+struct Crash {
+    head: usize,
+    head_occurrence: usize,
+    /// Clusters of the crash chain other than the head (outer, accompanying errors).
+    chain: Vec<usize>,
+    first_chain_occurrence: usize,
+    /// The generic wrapper the head was found behind.
+    wrapper: Option<usize>,
+}
+
+/// The cause that ended an attempt: walking back from its end, the unhandled errors logged
+/// before it with no sign that start-up went on in between; past a generic wrapper to the
+/// specific error; then the most fundamental of them (an import error explains the
+/// `RuntimeError` raised because of it).
+fn resolve_crash(
+    attempt: &Attempt,
+    clusters: &[Cluster],
+    occurrences: &[Occurrence],
+    handled: &[bool],
+) -> Option<Crash> {
+    let end = attempt.end?;
+    let mut chain: Vec<usize> = Vec::new();
+    let mut wrapper = None;
+    // A terminal cause (an OOM kill) is its own crash.
+    if matches!(
+        clusters[occurrences[end].cluster as usize].role,
+        Role::Cause(_)
+    ) {
+        chain.push(end);
+    }
+    for i in (attempt.range.start..end).rev() {
+        let o = &occurrences[i];
+        let c = o.cluster as usize;
+        if o.handled || handled[c] {
+            continue;
+        }
+        let only_wrappers = !chain.is_empty()
+            && chain
+                .iter()
+                .all(|&j| clusters[occurrences[j].cluster as usize].wrapper);
+        match clusters[c].role {
+            Role::Cause(_) => chain.push(i),
+            Role::Symptom(_) | Role::FailureWarning => {}
+            Role::Noise => {
+                // Start-up went on after what came before: those errors were survived.
+                if !chain.is_empty()
+                    && o.severity < crate::model::Severity::Warning
+                    && !only_wrappers
+                {
+                    break;
+                }
+            }
+        }
+    }
+    if chain.is_empty() {
+        // No cause in the logs: the most telling symptom heads the attempt.
+        let best = attempt
+            .range
+            .clone()
+            .filter(|&i| {
+                matches!(
+                    clusters[occurrences[i].cluster as usize].role,
+                    Role::Symptom(_)
+                )
+            })
+            .min_by_key(|&i| {
+                let rank = match clusters[occurrences[i].cluster as usize].role {
+                    Role::Symptom(SymptomKind::StartupFailure) => 0,
+                    Role::Symptom(SymptomKind::HealthCheck) => 1,
+                    Role::Symptom(SymptomKind::Exit) => 2,
+                    _ => 3,
+                };
+                (rank, i)
+            })?;
+        return Some(Crash {
+            head: occurrences[best].cluster as usize,
+            head_occurrence: best,
+            chain: Vec::new(),
+            first_chain_occurrence: best,
+            wrapper: None,
+        });
+    }
+    // Specific before generic, fundamental before derived, the later one on a tie.
+    let best = *chain.iter().min_by_key(|&&i| {
+        let c = &clusters[occurrences[i].cluster as usize];
+        let kind = match c.role {
+            Role::Cause(k) => k,
+            _ => CauseKind::Error,
+        };
+        (c.wrapper, kind, std::cmp::Reverse(i))
+    })?;
+    let head = occurrences[best].cluster as usize;
+    if chain
         .iter()
-        .filter(|(m, _)| (-1..=1).any(|d| b.minutes.contains_key(&(**m + d))))
-        .map(|(_, n)| n)
-        .sum();
-    hits as f64 / total as f64
+        .any(|&i| clusters[occurrences[i].cluster as usize].wrapper)
+        && !clusters[head].wrapper
+    {
+        wrapper = chain
+            .iter()
+            .map(|&i| occurrences[i].cluster as usize)
+            .find(|&c| clusters[c].wrapper);
+    }
+    let first = *chain.iter().min().unwrap_or(&best);
+    Some(Crash {
+        head,
+        head_occurrence: best,
+        chain: chain
+            .iter()
+            .map(|&i| occurrences[i].cluster as usize)
+            .filter(|&c| c != head)
+            .collect(),
+        first_chain_occurrence: first,
+        wrapper,
+    })
 }
 
-/// In the contexts both share, how often `first` came no later than `second`. Ties go to
-/// `first`, which the caller ranked as the more fundamental cause.
-fn precedence(first: &ClusterStats, second: &ClusterStats) -> f64 {
-    let (mut shared, mut before) = (0u64, 0u64);
-    for (key, t2) in &second.contexts {
-        if let Some(t1) = first.contexts.get(key) {
-            shared += 1;
-            before += u64::from(t1 <= t2);
+/// An exception logged on its own that a cause's chain names.
+fn chain_link(
+    c: usize,
+    clusters: &[Cluster],
+    parent: &[Option<(usize, Vec<Evidence>)>],
+    is_head: &[bool],
+) -> Option<(usize, Evidence)> {
+    let later = &clusters[c];
+    let text = later.template.trim_end_matches("<*>").trim();
+    if text.len() < 8 {
+        return None;
+    }
+    (0..clusters.len())
+        .filter(|&a| {
+            a != c
+                && parent[a].is_none()
+                && (is_head[a] || matches!(clusters[a].role, Role::Cause(_)))
+        })
+        .filter(|&a| clusters[a].stats.service == later.stats.service)
+        .find(|&a| {
+            clusters[a].stats.exception.as_ref().is_some_and(|e| {
+                e.raised_while_handling
+                    .iter()
+                    .any(|r| r.starts_with(text) || later.template.starts_with(r.as_str()))
+            })
+        })
+        .map(|a| {
+            (
+                a,
+                Evidence {
+                    kind: EvidenceKind::Chain,
+                    detail:
+                        "raised while handling the cause (the cause's exception chain names it)"
+                            .to_string(),
+                },
+            )
+        })
+}
+
+/// A cluster whose requests are nearly all requests of another root cause.
+fn trace_link(
+    c: usize,
+    clusters: &[Cluster],
+    occurrences: &[Occurrence],
+    by_cluster: &[Vec<usize>],
+    parent: &[Option<(usize, Vec<Evidence>)>],
+) -> Option<(usize, Evidence)> {
+    let traced: Vec<u32> = by_cluster[c]
+        .iter()
+        .map(|&i| occurrences[i].trace)
+        .filter(|&t| t != 0)
+        .collect();
+    if traced.is_empty() {
+        return None;
+    }
+    let mut owners: HashMap<u32, BTreeSet<usize>> = HashMap::new();
+    let wanted: BTreeSet<u32> = traced.iter().copied().collect();
+    for o in occurrences {
+        let a = o.cluster as usize;
+        if a != c
+            && o.trace != 0
+            && wanted.contains(&o.trace)
+            && matches!(clusters[a].role, Role::Cause(_))
+            && clusters[a].stats.service == clusters[c].stats.service
+        {
+            let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
+            owners.entry(o.trace).or_default().insert(g);
         }
     }
-    if shared == 0 {
-        0.0
-    } else {
-        before as f64 / shared as f64
+    let mut shared: HashMap<usize, u64> = HashMap::new();
+    for t in &traced {
+        for g in owners.get(t).into_iter().flatten() {
+            *shared.entry(*g).or_default() += 1;
+        }
     }
+    let (g, k) = shared
+        .into_iter()
+        .max_by_key(|(g, k)| (*k, std::cmp::Reverse(*g)))?;
+    let share = k as f64 / traced.len() as f64;
+    (share >= CONFIDENCE).then(|| {
+        (
+            g,
+            Evidence {
+                kind: EvidenceKind::Trace,
+                detail: format!(
+                    "the same trace as the cause in {k} of {} request{}",
+                    traced.len(),
+                    plural(traced.len())
+                ),
+            },
+        )
+    })
+}
+
+/// A failed request (or an error) that has the cause logged inside it on the same instance,
+/// far more often than the cause's own rate would make happen by chance.
+fn request_link(
+    c: usize,
+    clusters: &[Cluster],
+    occurrences: &[Occurrence],
+    by_cluster: &[Vec<usize>],
+    parent: &[Option<(usize, Vec<Evidence>)>],
+    handled: &[bool],
+) -> Option<(usize, Evidence)> {
+    let mine = &by_cluster[c];
+    if mine.is_empty() || matches!(clusters[c].role, Role::Noise) {
+        return None;
+    }
+    let service = &clusters[c].stats.service;
+    let span = service_span(occurrences, by_cluster, clusters, service).max(1) as f64;
+    let mut best: Option<(usize, u64, f64)> = None;
+    for a in 0..clusters.len() {
+        if a == c
+            || handled[a]
+            || !matches!(clusters[a].role, Role::Cause(_))
+            || &clusters[a].stats.service != service
+            || by_cluster[a].is_empty()
+        {
+            continue;
+        }
+        let theirs = &by_cluster[a];
+        let mut hits = 0u64;
+        let mut widths = 0f64;
+        for &i in mine {
+            let o = &occurrences[i];
+            let (lo, hi) = around(o);
+            widths += (hi - lo) as f64;
+            if theirs.iter().any(|&j| {
+                let p = &occurrences[j];
+                (p.instance == o.instance || p.instance == 0 || o.instance == 0)
+                    && p.t >= lo
+                    && p.t <= hi
+            }) {
+                hits += 1;
+            }
+        }
+        let confidence = hits as f64 / mine.len() as f64;
+        // Chance: the share of the time the window around one of our events covers one of
+        // theirs, if theirs fell anywhere.
+        let chance = (theirs.len() as f64 * widths / mine.len() as f64 / span).min(1.0);
+        let lift = if chance > 0.0 {
+            confidence / chance
+        } else {
+            f64::INFINITY
+        };
+        if confidence >= CONFIDENCE && lift >= MIN_LIFT && best.is_none_or(|(_, h, _)| hits > h) {
+            best = Some((a, hits, lift));
+        }
+    }
+    let (a, hits, lift) = best?;
+    let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
+    let what = if clusters[c].stats.http_statuses.is_empty() {
+        "logged within a second of the cause on the same instance"
+    } else {
+        "failed while the cause was logged on the same instance"
+    };
+    Some((
+        g,
+        Evidence {
+            kind: EvidenceKind::Statistics,
+            detail: format!(
+                "{what} in {hits} of {} case{} ({}× more often than chance)",
+                mine.len(),
+                plural(mine.len()),
+                if lift.is_finite() {
+                    format!("{lift:.0}")
+                } else {
+                    "far".to_string()
+                }
+            ),
+        },
+    ))
+}
+
+/// The time around one occurrence in which a related error is logged: a request's own span,
+/// a line's second.
+fn around(o: &Occurrence) -> (i64, i64) {
+    match o.latency_ns {
+        Some(latency) => (
+            o.t.saturating_sub(REQUEST_SLACK_NS),
+            o.t.saturating_add(latency).saturating_add(REQUEST_SLACK_NS),
+        ),
+        None => (
+            o.t.saturating_sub(REQUEST_SLACK_NS),
+            o.t.saturating_add(REQUEST_SLACK_NS),
+        ),
+    }
+}
+
+fn service_span(
+    occurrences: &[Occurrence],
+    by_cluster: &[Vec<usize>],
+    clusters: &[Cluster],
+    service: &str,
+) -> i64 {
+    let times = clusters
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.stats.service == service)
+        .flat_map(|(i, _)| by_cluster[i].iter().map(|&j| occurrences[j].t));
+    let (lo, hi) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+    if lo > hi { 0 } else { hi - lo }
+}
+
+/// The same specific thing named by two clusters at the same time.
+fn entity_link(
+    c: usize,
+    clusters: &[Cluster],
+    occurrences: &[Occurrence],
+    by_cluster: &[Vec<usize>],
+    parent: &[Option<(usize, Vec<Evidence>)>],
+    handled: &[bool],
+) -> Option<(usize, Evidence)> {
+    let mine = super::entities::of_cluster(&clusters[c]);
+    if mine.is_empty() || matches!(clusters[c].role, Role::Noise) {
+        return None;
+    }
+    for a in 0..clusters.len() {
+        if a == c
+            || handled[a]
+            || !matches!(clusters[a].role, Role::Cause(_))
+            || clusters[a].stats.service != clusters[c].stats.service
+        {
+            continue;
+        }
+        let theirs = super::entities::of_cluster(&clusters[a]);
+        let Some(shared) = mine.iter().find(|e| theirs.contains(*e)) else {
+            continue;
+        };
+        let near = by_cluster[c]
+            .iter()
+            .filter(|&&i| {
+                let o = &occurrences[i];
+                by_cluster[a].iter().any(|&j| {
+                    let p = &occurrences[j];
+                    (p.instance == o.instance || p.instance == 0 || o.instance == 0)
+                        && (p.t - o.t).abs() <= ENTITY_NEAR_NS
+                })
+            })
+            .count();
+        let total = by_cluster[c].len();
+        if total > 0 && near as f64 / total as f64 >= CONFIDENCE {
+            let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
+            return Some((
+                g,
+                Evidence {
+                    kind: EvidenceKind::Entity,
+                    detail: format!(
+                        "names the same {} as the cause, within a minute of it in {near} of {total} case{}",
+                        shared,
+                        plural(total)
+                    ),
+                },
+            ));
+        }
+    }
+    None
+}
+
+/// A symptom of the service being down (failed requests, probes, exits) that happens only
+/// while a cause keeps its start-ups failing.
+fn down_link(
+    c: usize,
+    clusters: &[Cluster],
+    occurrences: &[Occurrence],
+    by_cluster: &[Vec<usize>],
+    heads: &HashMap<usize, Vec<&Attempt>>,
+) -> Option<(usize, Evidence)> {
+    if !matches!(clusters[c].role, Role::Symptom(_)) || by_cluster[c].is_empty() {
+        return None;
+    }
+    let service = &clusters[c].stats.service;
+    let (h, attempts) = heads
+        .iter()
+        .filter(|(h, _)| &clusters[**h].stats.service == service)
+        .max_by_key(|(h, l)| (l.len(), std::cmp::Reverse(**h)))?;
+    let lo = attempts.iter().map(|a| a.start_ns).min()?;
+    let hi = attempts.iter().map(|a| a.end_ns).max()?;
+    let inside = by_cluster[c]
+        .iter()
+        .filter(|&&i| {
+            let t = occurrences[i].t;
+            t >= lo - DOWN_SLACK_NS && t <= hi + DOWN_SLACK_NS
+        })
+        .count();
+    let total = by_cluster[c].len();
+    (attempts.len() >= 2 && inside as f64 / total as f64 >= CONFIDENCE).then(|| {
+        (
+            *h,
+            Evidence {
+                kind: EvidenceKind::Statistics,
+                detail: format!(
+                    "{inside} of {total} happen while every start-up fails with the cause ({} failed start-up{} in that time)",
+                    attempts.len(),
+                    plural(attempts.len())
+                ),
+            },
+        )
+    })
 }

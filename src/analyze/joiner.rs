@@ -454,6 +454,30 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
 
+/// The line of an event that says what it is: its first line with words, past a logging
+/// prefix, a header and decoration; in a failure report, its description.
+pub fn headline(message: &str) -> &str {
+    let mut lines = message.lines().map(|l| strip_log_prefix(l).trim());
+    let mut fallback = None;
+    while let Some(line) = lines.next() {
+        if !line.chars().any(char::is_alphanumeric) {
+            continue;
+        }
+        if line == "Description:" {
+            if let Some(next) = lines.by_ref().find(|l| !l.is_empty()) {
+                return next;
+            }
+            continue;
+        }
+        if HEADER.is_match(line) || line.contains("APPLICATION FAILED TO START") {
+            fallback.get_or_insert(line);
+            continue;
+        }
+        return line;
+    }
+    fallback.unwrap_or_else(|| first_line(message))
+}
+
 /// One event of one or more lines; its severity is the highest of its lines.
 fn event_of(lines: &[LogEntry], handled: bool) -> Event {
     let mut entry = lines[0].clone();

@@ -6,11 +6,14 @@
 
 pub mod cluster;
 pub mod correlate;
+pub mod entities;
+pub mod episodes;
 pub mod fingerprint;
 pub mod joiner;
 pub mod miner;
 pub mod priority;
 pub mod redact;
+pub mod title;
 pub mod traceback;
 
 use crate::config::{Config, Priority, Thresholds};
@@ -19,6 +22,7 @@ use chrono::{DateTime, Utc};
 use cluster::{
     ClusterStats, Role, classify, in_app_path, is_health_path, missing_module, truncate,
 };
+use episodes::Occurrence;
 use joiner::Joiner;
 use redact::Redactor;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,6 +40,10 @@ pub struct Cluster {
     /// What names the cluster across windows (exception signature or template).
     pub signature: String,
     pub stats: ClusterStats,
+    /// A generic exception that wraps the specific one (`CancelledError`, `TimeoutError`).
+    pub wrapper: bool,
+    /// Why it belongs to its root cause; empty for the cause.
+    pub evidence: Vec<correlate::Evidence>,
 }
 
 /// One failure: a cause and its symptoms, in one service.
@@ -176,12 +184,24 @@ pub struct Analyzer {
     last: Option<DateTime<Utc>>,
 }
 
-/// The cluster table: exception signatures, and mined-template keys per service.
+/// The cluster table (exception signatures, and mined-template keys per service), and the
+/// occurrences the correlation reads episodes from.
 struct Clusters {
     miner: miner::Miner,
-    by_template: HashMap<(String, u32), ClusterStats>,
-    by_signature: HashMap<String, ClusterStats>,
+    /// Raw clusters, by the id `record` hands out.
+    raw: Vec<ClusterStats>,
+    /// The miner's key of a raw template cluster, `None` for a signature cluster.
+    raw_template: Vec<Option<u32>>,
+    raw_signature: Vec<String>,
+    by_template: HashMap<(String, u32), u32>,
+    by_signature: HashMap<String, u32>,
     source_root: String,
+    occurrences: Vec<Occurrence>,
+    instances: HashMap<String, u32>,
+    traces: HashMap<String, u32>,
+    /// Requests that went through, per service: (minute, count), for "the service kept
+    /// serving".
+    served: HashMap<String, BTreeMap<i64, u64>>,
 }
 
 impl Analyzer {
@@ -195,9 +215,16 @@ impl Analyzer {
             joiner: Joiner::new(),
             clusters: Clusters {
                 miner: miner::Miner::new(),
+                raw: Vec::new(),
+                raw_template: Vec::new(),
+                raw_signature: Vec::new(),
                 by_template: HashMap::new(),
                 by_signature: HashMap::new(),
                 source_root,
+                occurrences: Vec::new(),
+                instances: HashMap::new(),
+                traces: HashMap::new(),
+                served: HashMap::new(),
             },
             totals: Totals::default(),
             services: BTreeSet::new(),
@@ -265,19 +292,13 @@ impl Analyzer {
             end: self.last.unwrap_or(now),
         });
 
-        let mut kept = Vec::new();
-        for cluster in self.clusters.into_clusters() {
-            let below = cluster.stats.severity() < self.options.min_severity;
-            let never_alone = matches!(cluster.role, Role::Noise | Role::FailureWarning);
-            if below && never_alone {
-                self.totals.below_min_severity += cluster.stats.entries;
-            } else {
-                kept.push(cluster);
-            }
-        }
-
+        let (clusters, occurrences, served) = self.clusters.into_parts();
         let mut root_causes = Vec::new();
-        for mut group in correlate::correlate(kept) {
+        for group in correlate::correlate(clusters, occurrences) {
+            let correlate::Group {
+                clusters: mut group,
+                crash,
+            } = group;
             // Below `min_severity` throughout: counted, never a root cause (never filed).
             if group
                 .iter()
@@ -293,26 +314,21 @@ impl Analyzer {
                     .cmp(&a.stats.count)
                     .then_with(|| a.template.cmp(&b.template))
             });
-            let (priority, mut reasons) =
-                priority::prioritise(&group, &self.options.thresholds, &window);
-            let head = &group[0];
-            if group.len() > 1 {
-                reasons.push(format!(
-                    "{} cluster(s) happen on the same instances, traces or minutes as the cause and follow from it",
-                    group.len() - 1
-                ));
-            }
-            let title = match head.role {
-                Role::Symptom(kind) => format!("{}: {}", kind.describe(), head.template),
-                _ => head.template.clone(),
-            };
-            let title = truncate(first_line(&title), TITLE_CHARS);
-            let service = head.stats.service.clone();
+            let service = group[0].stats.service.clone();
+            let empty = BTreeMap::new();
+            let (priority, reasons) = priority::prioritise(
+                &group,
+                &crash,
+                served.get(&service).unwrap_or(&empty),
+                &self.options.thresholds,
+                &window,
+            );
+            let title = truncate(&title::title(&group[0]), TITLE_CHARS);
             let count = group.iter().map(|c| c.stats.count).sum();
             let first_seen = group.iter().filter_map(|c| c.stats.first_seen).min();
             let last_seen = group.iter().filter_map(|c| c.stats.last_seen).max();
             root_causes.push(RootCause {
-                fingerprint: fingerprint::fingerprint(&service, &head.signature),
+                fingerprint: fingerprint::fingerprint(&service, &group[0].signature),
                 title,
                 priority,
                 reasons,
@@ -357,36 +373,24 @@ fn record_into<'a>(
     }
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or("")
-}
-
 impl Clusters {
     fn record(&mut self, event: Event) {
         let Event {
             entry,
             exception,
             entries,
-            handled: _,
+            handled,
         } = event;
         let service = entry.service.clone().unwrap_or_default();
-        let mut severity = entry.severity;
-        if exception.is_some() && severity == Severity::Default {
-            // A traceback on stderr with no severity is still an error.
-            severity = Severity::Error;
-        }
+        let severity = entry.severity;
         let http = entry.http.as_ref().and_then(|h| {
             let status = h.status?;
             Some((status, is_health_path(h.path())))
         });
-        let stats = match &exception {
+        let id = match &exception {
             Some(e) => {
                 let key = format!("{service}\n{}", exception_signature(e, &self.source_root));
-                self.by_signature.entry(key).or_insert_with(|| {
-                    let mut s = ClusterStats::new(&service);
-                    s.exception = Some(e.clone());
-                    s
-                })
+                self.signature_cluster(key, &service, Some(e))
             }
             None if entry
                 .http
@@ -399,17 +403,24 @@ impl Clusters {
                     .as_ref()
                     .map(request_template)
                     .unwrap_or_default();
-                self.by_signature
-                    .entry(format!("{service}\nrequest:{h}"))
-                    .or_insert_with(|| ClusterStats::new(&service))
+                self.signature_cluster(format!("{service}\nrequest:{h}"), &service, None)
             }
             None => {
-                let key = self.miner.add(first_line(&entry.message));
-                self.by_template
-                    .entry((service.clone(), key))
-                    .or_insert_with(|| ClusterStats::new(&service))
+                let key = self.miner.add(joiner::headline(&entry.message));
+                match self.by_template.get(&(service.clone(), key)) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.raw.len() as u32;
+                        self.raw.push(ClusterStats::new(&service));
+                        self.raw_template.push(Some(key));
+                        self.raw_signature.push(String::new());
+                        self.by_template.insert((service.clone(), key), id);
+                        id
+                    }
+                }
             }
         };
+        let stats = &mut self.raw[id as usize];
         stats.record(
             &entry.message,
             severity,
@@ -417,62 +428,165 @@ impl Clusters {
             entry.timestamp,
             entry.revision.as_deref(),
             entry.instance.as_deref(),
-            entry.trace.as_deref(),
+            handled,
             http,
         );
+        if let Some(e) = &exception {
+            stats.note_message(&e.message);
+        }
+        let Some(t) = entry.timestamp.and_then(|t| t.timestamp_nanos_opt()) else {
+            return;
+        };
+        if let Some((status, _)) = http
+            && status < 500
+        {
+            // Requests that went through are only counted: there are many, and they say
+            // only that the service served.
+            *self
+                .served
+                .entry(service)
+                .or_default()
+                .entry(t.div_euclid(60_000_000_000))
+                .or_default() += 1;
+            return;
+        }
+        let instance = intern(&mut self.instances, entry.instance.as_deref());
+        let trace = intern(&mut self.traces, entry.trace.as_deref());
+        self.occurrences.push(Occurrence {
+            cluster: id,
+            instance,
+            t,
+            trace,
+            latency_ns: entry
+                .http
+                .as_ref()
+                .and_then(|h| h.latency_ms)
+                .map(|ms| (ms * 1e6) as i64),
+            handled,
+            severity,
+        });
     }
 
-    fn into_clusters(self) -> Vec<Cluster> {
+    fn signature_cluster(&mut self, key: String, service: &str, e: Option<&Exception>) -> u32 {
+        if let Some(&id) = self.by_signature.get(&key) {
+            return id;
+        }
+        let id = self.raw.len() as u32;
+        let mut stats = ClusterStats::new(service);
+        stats.exception = e.cloned();
+        self.raw.push(stats);
+        self.raw_template.push(None);
+        self.raw_signature.push(key.clone());
+        self.by_signature.insert(key, id);
+        id
+    }
+
+    /// The clusters, the occurrences pointing at them, and the requests served per service.
+    #[allow(clippy::type_complexity)]
+    fn into_parts(
+        self,
+    ) -> (
+        Vec<Cluster>,
+        Vec<Occurrence>,
+        HashMap<String, BTreeMap<i64, u64>>,
+    ) {
         let templates = self.miner.finish();
-        let mut merged: BTreeMap<(String, usize), ClusterStats> = BTreeMap::new();
-        for ((service, key), stats) in self.by_template {
-            let index = templates.template_of(key);
-            match merged.get_mut(&(service.clone(), index)) {
-                Some(existing) => existing.merge(stats),
+        // Raw template clusters of one service and one final template are one cluster.
+        let mut final_of: HashMap<(String, usize), usize> = HashMap::new();
+        let mut raw_to_final = vec![0u32; self.raw.len()];
+        let mut out: Vec<Cluster> = Vec::new();
+        let mut order: Vec<usize> = (0..self.raw.len()).collect();
+        // Deterministic: by what names the cluster, not by arrival.
+        let name = |i: usize| match self.raw_template[i] {
+            Some(k) => (0, templates.template(templates.template_of(k)).to_string()),
+            None => (1, self.raw_signature[i].clone()),
+        };
+        order.sort_by_cached_key(|&i| (self.raw[i].service.clone(), name(i)));
+        let mut raw: Vec<Option<ClusterStats>> = self.raw.into_iter().map(Some).collect();
+        for i in order {
+            let Some(stats) = raw[i].take() else { continue };
+            match self.raw_template[i] {
+                Some(key) => {
+                    let index = templates.template_of(key);
+                    let slot = (stats.service.clone(), index);
+                    match final_of.get(&slot) {
+                        Some(&f) => {
+                            out[f].stats.merge(stats);
+                            raw_to_final[i] = f as u32;
+                        }
+                        None => {
+                            let template = templates.template(index).to_string();
+                            final_of.insert(slot, out.len());
+                            raw_to_final[i] = out.len() as u32;
+                            out.push(Cluster {
+                                role: Role::Noise,
+                                signature: format!("template:{template}"),
+                                template,
+                                stats,
+                                wrapper: false,
+                                evidence: Vec::new(),
+                            });
+                        }
+                    }
+                }
                 None => {
-                    merged.insert((service, index), stats);
+                    let key = &self.raw_signature[i];
+                    let template = signature_template(key, &stats);
+                    raw_to_final[i] = out.len() as u32;
+                    out.push(Cluster {
+                        role: Role::Noise,
+                        signature: key
+                            .split_once('\n')
+                            .map_or(key.clone(), |(_, s)| s.to_string()),
+                        template,
+                        stats,
+                        wrapper: false,
+                        evidence: Vec::new(),
+                    });
                 }
             }
         }
-        let mut out = Vec::new();
-        for ((_, index), stats) in merged {
-            let template = templates.template(index).to_string();
-            let example = stats.examples.first().cloned().unwrap_or_default();
-            out.push(Cluster {
-                role: classify(&example, &stats),
-                signature: format!("template:{template}"),
-                template,
-                stats,
-            });
+        for c in &mut out {
+            let example = c.stats.examples.first().cloned().unwrap_or_default();
+            c.role = classify(joiner::headline(&example), &c.stats);
+            c.wrapper = cluster::is_wrapper(&c.template, c.stats.exception.as_ref());
         }
-        for (key, stats) in self.by_signature {
-            let e = stats.exception.clone();
-            let template = match &e {
-                Some(e) if !e.message.is_empty() => {
-                    let all_same = stats.examples.len() <= 1;
-                    let message = if all_same || missing_module(e).is_some() {
-                        e.message.clone()
-                    } else {
-                        miner::mask(&e.message)
-                    };
-                    format!("{}: {}", e.kind, message)
-                }
-                Some(e) => e.kind.clone(),
-                None => key
-                    .split_once("\nrequest:")
-                    .map_or_else(String::new, |(_, r)| r.to_string()),
+        let mut occurrences = self.occurrences;
+        for o in &mut occurrences {
+            o.cluster = raw_to_final[o.cluster as usize];
+        }
+        (out, occurrences, self.served)
+    }
+}
+
+/// 1 and up for a name, 0 for none.
+fn intern(table: &mut HashMap<String, u32>, name: Option<&str>) -> u32 {
+    let Some(name) = name else { return 0 };
+    if let Some(&id) = table.get(name) {
+        return id;
+    }
+    let id = table.len() as u32 + 1;
+    table.insert(name.to_string(), id);
+    id
+}
+
+/// The template of an exception cluster (`Type: message`, variable parts masked unless every
+/// event said the same) or of a request cluster (its route and status).
+fn signature_template(key: &str, stats: &ClusterStats) -> String {
+    match &stats.exception {
+        Some(e) if !e.message.is_empty() => {
+            let all_same = stats.messages.len() <= 1;
+            let message = if all_same || missing_module(e).is_some() {
+                e.message.clone()
+            } else {
+                miner::mask(&e.message)
             };
-            let example = stats.examples.first().cloned().unwrap_or_default();
-            out.push(Cluster {
-                role: classify(&example, &stats),
-                signature: key
-                    .split_once('\n')
-                    .map_or(key.clone(), |(_, s)| s.to_string()),
-                template,
-                stats,
-            });
+            format!("{}: {}", e.kind, message)
         }
-        out
+        Some(e) => e.kind.clone(),
+        None => key
+            .split_once("\nrequest:")
+            .map_or_else(String::new, |(_, r)| r.to_string()),
     }
 }
 

@@ -74,8 +74,11 @@ pub fn parse_exception(text: &str) -> Option<Exception> {
     parse_java_or_node(&lines)
 }
 
+/// One exception of a Python chain: type, message, frames, and its `key = value` detail lines.
+type PyException = (String, String, Vec<Frame>, Vec<(String, String)>);
+
 fn parse_python(lines: &[&str]) -> Option<Exception> {
-    let mut chain: Vec<(String, String, Vec<Frame>, Vec<(String, String)>)> = Vec::new();
+    let mut chain: Vec<PyException> = Vec::new();
     let mut frames = Vec::new();
     let mut in_traceback = false;
     for line in lines {

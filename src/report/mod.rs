@@ -85,6 +85,7 @@ fn cluster_json(c: &Cluster, head: bool, examples: usize) -> Value {
             .take(examples)
             .map(|e| crate::analyze::cluster::truncate(e, EXAMPLE_CHARS))
             .collect::<Vec<_>>(),
+        "evidence": c.evidence,
     })
 }
 

@@ -1,0 +1,81 @@
+//! Entities: the specific things a message names (a module, an address, a host, a variable,
+//! a file and line). Two clusters that name the same one at the same time are one failure.
+
+use super::Cluster;
+use super::cluster::missing_module;
+use regex::Regex;
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+static QUOTED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"['"`]([^'"`\s][^'"`]{2,120})['"`]"#).unwrap());
+static MODULE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:No module named|Cannot find module|cannot load such file --|[Cc]lass) ['"]?([\w./@\\-]+)"#).unwrap()
+});
+static SOCKET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(\d{1,3}(?:\.\d{1,3}){3}|[a-z][\w-]*(?:\.[\w-]+)+)(?::|', |\x22, |\s+port\s+)(\d{2,5})\b").unwrap()
+});
+static URL_HOST: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?([\w.-]+)").unwrap());
+static ENV_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b").unwrap());
+static FILE_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"([\w./-]+\.(?:py|js|ts|go|java|rb|php|rs|kt)):(\d+)").unwrap());
+
+/// Quoted words too common to name anything.
+const COMMON: [&str; 12] = [
+    "NoneType",
+    "None",
+    "null",
+    "undefined",
+    "object",
+    "str",
+    "int",
+    "dict",
+    "list",
+    "true",
+    "false",
+    "utf-8",
+];
+
+/// What a cluster names: from its exception (the missing module first) and its examples.
+pub fn of_cluster(c: &Cluster) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    if let Some(e) = &c.stats.exception {
+        if let Some(m) = missing_module(e) {
+            out.insert(format!("module '{m}'"));
+        }
+        for m in MODULE.captures_iter(&e.message) {
+            out.insert(format!("module '{}'", &m[1]));
+        }
+        named_in(&e.message, &mut out);
+    }
+    for example in &c.stats.examples {
+        named_in(example.lines().next().unwrap_or(""), &mut out);
+    }
+    out
+}
+
+fn named_in(text: &str, out: &mut BTreeSet<String>) {
+    for c in MODULE.captures_iter(text) {
+        out.insert(format!("module '{}'", &c[1]));
+    }
+    for c in SOCKET.captures_iter(text) {
+        out.insert(format!("address {}:{}", &c[1], &c[2]));
+    }
+    for c in URL_HOST.captures_iter(text) {
+        out.insert(format!("host {}", &c[1]));
+    }
+    for c in QUOTED.captures_iter(text) {
+        let v = &c[1];
+        if !COMMON.contains(&v) && v.chars().any(|ch| ch.is_alphanumeric()) && !v.contains("<*>") {
+            out.insert(format!("'{v}'"));
+        }
+    }
+    for c in ENV_NAME.captures_iter(text) {
+        out.insert(format!("variable {}", &c[1]));
+    }
+    for c in FILE_LINE.captures_iter(text) {
+        out.insert(format!("file {}:{}", &c[1], &c[2]));
+    }
+}

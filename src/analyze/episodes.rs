@@ -1,0 +1,111 @@
+//! Episodes: per instance, the start-up attempts that run from its first line to its exit.
+//! The correlation asks of them what ended each one, and what came after.
+
+use super::Cluster;
+use super::cluster::{CauseKind, Role, SymptomKind};
+use crate::model::Severity;
+
+/// After an exit, lines this close still belong to the attempt that exited.
+const AFTER_EXIT_NS: i64 = 10_000_000_000;
+
+/// One event, as much as the correlation needs of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Occurrence {
+    /// Index of its cluster.
+    pub cluster: u32,
+    /// 0 when the entry named no instance.
+    pub instance: u32,
+    /// Nanoseconds since the epoch.
+    pub t: i64,
+    /// 0 when the entry had no trace.
+    pub trace: u32,
+    /// How long the request took, for request logs.
+    pub latency_ns: Option<i64>,
+    /// Part of a handled report (a logging library's error block).
+    pub handled: bool,
+    pub severity: Severity,
+}
+
+/// One start-up attempt of one instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// Its occurrences, a range of the occurrences sorted by instance and time.
+    pub range: std::ops::Range<usize>,
+    /// It ended in an exit, a kill, or a start-up that was given up.
+    pub crashed: bool,
+    /// The occurrence that ended it.
+    pub end: Option<usize>,
+    pub start_ns: i64,
+    pub end_ns: i64,
+}
+
+/// Whether an occurrence of this cluster ends an attempt.
+fn ends_attempt(c: &Cluster) -> bool {
+    match c.role {
+        Role::Symptom(SymptomKind::Exit | SymptomKind::StartupFailure) => true,
+        // The platform killed the instance for memory (no exception of the runtime's own).
+        Role::Cause(CauseKind::OutOfMemory) => c.stats.exception.is_none(),
+        _ => false,
+    }
+}
+
+/// Attempts of every instance; `occurrences` are sorted by instance, then time.
+pub fn attempts(clusters: &[Cluster], occurrences: &[Occurrence]) -> Vec<Attempt> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < occurrences.len() {
+        let instance = occurrences[i].instance;
+        let mut j = i;
+        while j < occurrences.len() && occurrences[j].instance == instance {
+            j += 1;
+        }
+        if instance != 0 {
+            split_instance(clusters, occurrences, i..j, &mut out);
+        }
+        i = j;
+    }
+    out
+}
+
+fn split_instance(
+    clusters: &[Cluster],
+    occurrences: &[Occurrence],
+    range: std::ops::Range<usize>,
+    out: &mut Vec<Attempt>,
+) {
+    let mut start = range.start;
+    let mut end: Option<usize> = None;
+    let mut last_t = occurrences[start].t;
+    for i in range.clone() {
+        let o = &occurrences[i];
+        let cluster = &clusters[o.cluster as usize];
+        if let Some(e) = end {
+            // After the exit: its echoes stay, anything else begins the next attempt.
+            let echo = matches!(cluster.role, Role::Symptom(_) | Role::Noise)
+                && o.t - occurrences[e].t <= AFTER_EXIT_NS
+                && !(ends_attempt(cluster) && o.cluster == occurrences[e].cluster);
+            if !echo {
+                out.push(Attempt {
+                    range: start..i,
+                    crashed: true,
+                    end,
+                    start_ns: occurrences[start].t,
+                    end_ns: last_t,
+                });
+                start = i;
+                end = None;
+            }
+        }
+        if end.is_none() && ends_attempt(cluster) {
+            end = Some(i);
+        }
+        last_t = o.t;
+    }
+    out.push(Attempt {
+        range: start..range.end,
+        crashed: end.is_some(),
+        end,
+        start_ns: occurrences[start].t,
+        end_ns: last_t,
+    });
+}
