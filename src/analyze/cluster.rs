@@ -90,6 +90,8 @@ pub struct ClusterStats {
     pub handled: u64,
     /// Distinct exception messages, a few.
     pub messages: Vec<String>,
+    /// Distinct routes of its requests (`POST /v1/export 504`), a few.
+    pub routes: Vec<String>,
     /// Events per minute since the epoch.
     pub minutes: BTreeMap<i64, u64>,
     pub http_statuses: BTreeMap<u16, u64>,
@@ -111,6 +113,7 @@ impl ClusterStats {
             instances: BTreeSet::new(),
             handled: 0,
             messages: Vec::new(),
+            routes: Vec::new(),
             minutes: BTreeMap::new(),
             http_statuses: BTreeMap::new(),
             health_path: false,
@@ -201,6 +204,9 @@ impl ClusterStats {
         for m in other.messages {
             self.note_message(&m);
         }
+        for r in other.routes {
+            self.note_route(&r);
+        }
         for (m, n) in other.minutes {
             *self.minutes.entry(m).or_default() += n;
         }
@@ -214,6 +220,13 @@ impl ClusterStats {
     pub fn note_message(&mut self, message: &str) {
         if self.messages.len() < MAX_EXAMPLES && !self.messages.iter().any(|m| m == message) {
             self.messages.push(truncate(message, MAX_EXAMPLE_CHARS));
+        }
+    }
+
+    /// Remembers a request's route, while there is room for another distinct one.
+    pub fn note_route(&mut self, route: &str) {
+        if self.routes.len() <= MAX_EXAMPLES && !self.routes.iter().any(|r| r == route) {
+            self.routes.push(route.to_string());
         }
     }
 
@@ -279,9 +292,9 @@ static CONFIG: LazyLock<Regex> = LazyLock::new(|| {
     )
     .unwrap()
 });
-static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+pub static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:fail(?:s|ed|ure|ing)?|errors?|unable|cannot|can't|could not|couldn't|blocked|refused|denied|abort(?:ed|ing)?|exception|crash(?:ed)?|unavailable)\b",
+        r"(?i)\b(?:fail(?:s|ed|ure|ing)?|errors?|unable|cannot|can't|could not|couldn't|blocked|refused|denied|abort(?:ed|ing)?|exception|crash(?:ed)?|unavailable|timed? ?out|timeout|exceeded|invalid|missing|not found|no such|panic|fatal|killed|unreachable|rejected|unauthori[sz]ed|ECONN\w+|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)\b",
     )
     .unwrap()
 });
@@ -328,7 +341,11 @@ pub fn classify(text: &str, stats: &ClusterStats) -> Role {
     if CONFIG.is_match(text) && severity >= Severity::Warning {
         return Role::Cause(CauseKind::Config);
     }
-    if severity >= Severity::Error {
+    // An error line that says nothing failed (a server logging its own start or stop at
+    // ERROR, a pipeline that marks all of stderr ERROR) is not a cause.
+    if severity >= Severity::Error
+        && (FAILURE_WORDS.is_match(text) || severity >= Severity::Critical)
+    {
         return Role::Cause(CauseKind::Error);
     }
     if severity == Severity::Warning && FAILURE_WORDS.is_match(text) {
@@ -363,7 +380,7 @@ pub fn is_wrapper(template: &str, exception: Option<&Exception>) -> bool {
     }
 }
 
-fn exception_kind(e: &Exception) -> CauseKind {
+pub fn exception_kind(e: &Exception) -> CauseKind {
     let kind = e.kind.rsplit('.').next().unwrap_or(&e.kind);
     let text = format!("{}: {}", e.kind, e.message);
     if matches!(

@@ -83,6 +83,13 @@ pub fn correlate(clusters: Vec<Cluster>, occurrences: Vec<Occurrence>) -> Vec<Gr
     occurrences.sort_by_key(|o| (o.instance, o.t));
     let by_cluster = index_by_cluster(&occurrences, n);
     let handled: Vec<bool> = clusters.iter().map(is_handled).collect();
+    let says_failure: Vec<bool> = clusters
+        .iter()
+        .map(|c| {
+            let example = c.stats.examples.first().map_or("", String::as_str);
+            super::cluster::FAILURE_WORDS.is_match(super::joiner::headline(example))
+        })
+        .collect();
 
     // 1. Attempts: who ends each crashed start-up, and what follows from it.
     let attempts = attempts(&clusters, &occurrences);
@@ -90,7 +97,8 @@ pub fn correlate(clusters: Vec<Cluster>, occurrences: Vec<Occurrence>) -> Vec<Gr
     let mut links: HashMap<(usize, usize), AttemptLink> = HashMap::new();
     let mut wrappers: HashMap<(usize, usize), u64> = HashMap::new();
     for attempt in attempts.iter().filter(|a| a.crashed) {
-        let Some(crash) = resolve_crash(attempt, &clusters, &occurrences, &handled) else {
+        let Some(crash) = resolve_crash(attempt, &clusters, &occurrences, &handled, &says_failure)
+        else {
             continue;
         };
         heads.entry(crash.head).or_default().push(attempt);
@@ -221,7 +229,14 @@ pub fn correlate(clusters: Vec<Cluster>, occurrences: Vec<Occurrence>) -> Vec<Gr
         }
     }
 
-    // 3. Groups: heads with their members, cause first.
+    // 3. Groups: heads with their members, cause first. A line that ended start-ups is a cause
+    // whatever its severity said.
+    let mut clusters = clusters;
+    for (&h, _) in heads.iter() {
+        if parent[h].is_none() && clusters[h].role == Role::Noise {
+            clusters[h].role = Role::Cause(CauseKind::Error);
+        }
+    }
     let mut slots: Vec<Option<Cluster>> = clusters.into_iter().map(Some).collect();
     let mut groups: BTreeMap<usize, Group> = BTreeMap::new();
     for c in 0..n {
@@ -333,10 +348,14 @@ fn resolve_crash(
     clusters: &[Cluster],
     occurrences: &[Occurrence],
     handled: &[bool],
+    says_failure: &[bool],
 ) -> Option<Crash> {
     let end = attempt.end?;
     let mut chain: Vec<usize> = Vec::new();
     let mut wrapper = None;
+    // The last thing the process said before it exited, when it says something failed (Go's
+    // `log.Fatal` writes no level): the cause when nothing else is.
+    let mut last_words: Option<usize> = None;
     // A terminal cause (an OOM kill) is its own crash.
     if matches!(
         clusters[occurrences[end].cluster as usize].role,
@@ -358,8 +377,12 @@ fn resolve_crash(
             Role::Cause(_) => chain.push(i),
             Role::Symptom(_) | Role::FailureWarning => {}
             Role::Noise => {
+                if chain.is_empty() && last_words.is_none() && says_failure[c] {
+                    last_words = Some(i);
+                    continue;
+                }
                 // Start-up went on after what came before: those errors were survived.
-                if !chain.is_empty()
+                if (!chain.is_empty() || last_words.is_some())
                     && o.severity < crate::model::Severity::Warning
                     && !only_wrappers
                 {
@@ -367,6 +390,11 @@ fn resolve_crash(
                 }
             }
         }
+    }
+    if chain.is_empty()
+        && let Some(i) = last_words
+    {
+        chain.push(i);
     }
     if chain.is_empty() {
         // No cause in the logs: the most telling symptom heads the attempt.

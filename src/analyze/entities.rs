@@ -56,6 +56,15 @@ pub fn of_cluster(c: &Cluster) -> BTreeSet<String> {
     out
 }
 
+/// Whether a message names a specific place or thing: an address, a host, a module, a
+/// variable (a bare quoted key does not count).
+pub fn names_something(text: &str) -> bool {
+    SOCKET.is_match(text)
+        || URL_HOST.is_match(text)
+        || MODULE.is_match(text)
+        || ENV_NAME.is_match(text)
+}
+
 fn named_in(text: &str, out: &mut BTreeSet<String>) {
     for c in MODULE.captures_iter(text) {
         out.insert(format!("module '{}'", &c[1]));

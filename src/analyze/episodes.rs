@@ -42,7 +42,13 @@ pub struct Attempt {
 /// Whether an occurrence of this cluster ends an attempt.
 fn ends_attempt(c: &Cluster) -> bool {
     match c.role {
-        Role::Symptom(SymptomKind::Exit | SymptomKind::StartupFailure) => true,
+        Role::Symptom(SymptomKind::Exit) => true,
+        // The platform gave up on the instance; an application's own "startup failed" is
+        // followed by its exit, which ends the attempt (a second worker may still be failing).
+        Role::Symptom(SymptomKind::StartupFailure) => {
+            let t = c.template.to_ascii_lowercase();
+            t.contains("probe") || t.contains("instance")
+        }
         // The platform killed the instance for memory (no exception of the runtime's own).
         Role::Cause(CauseKind::OutOfMemory) => c.stats.exception.is_none(),
         _ => false,

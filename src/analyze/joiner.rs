@@ -5,7 +5,7 @@
 //! lines interleave, and a file may be newest first: lines are gathered per stream while they
 //! may belong to a block, then put in time order and cut into events.
 
-use super::traceback::{Event, PY_START, RUST_PANIC, parse_exception};
+use super::traceback::{Event, PY_START, RUBY_HEAD, RUST_PANIC, parse_exception};
 use crate::model::{LogEntry, Severity};
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -103,10 +103,12 @@ fn line_kind(line: &str) -> LineKind {
         || text.starts_with("panic: ")
         || text.starts_with("fatal error: ")
         || RUST_PANIC.is_match(text)
+        || RUBY_HEAD.is_match(trimmed)
     {
         return LineKind::Start;
     }
-    if HEADER.is_match(trimmed) {
+    if HEADER.is_match(trimmed) || (trimmed.is_empty() && text.len() < line.len()) {
+        // A logging prefix with no message: the lines after it are the message.
         return LineKind::Header;
     }
     if is_indented(line) || is_continuation(trimmed) {
@@ -302,12 +304,16 @@ impl Block {
             Mode::Go
         } else if RUST_PANIC.is_match(text) {
             Mode::Rust
+        } else if RUBY_HEAD.is_match(trimmed) {
+            Mode::JavaNode
         } else if trimmed.contains("APPLICATION FAILED TO START")
             || trimmed.starts_with("Error starting ApplicationContext")
             || (trimmed.starts_with('*') && trimmed.chars().all(|c| c == '*'))
         {
             Mode::Report
-        } else if HEADER.is_match(trimmed) {
+        } else if HEADER.is_match(trimmed)
+            || (trimmed.is_empty() && text.len() < entry.message.len())
+        {
             Mode::Header
         } else if EXCEPTION_LINE.is_match(trimmed) {
             Mode::JavaNode

@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use traceback::{Event, Exception};
 
 /// A title longer than this is cut.
-const TITLE_CHARS: usize = 180;
+const TITLE_CHARS: usize = 220;
 
 /// One cluster: events with one template or one exception signature.
 #[derive(Debug, Clone)]
@@ -433,6 +433,9 @@ impl Clusters {
         );
         if let Some(e) = &exception {
             stats.note_message(&e.message);
+        }
+        if let Some(h) = &entry.http {
+            stats.note_route(&request_template(h));
         }
         let Some(t) = entry.timestamp.and_then(|t| t.timestamp_nanos_opt()) else {
             return;

@@ -10,9 +10,38 @@ use super::miner;
 /// The title of a root cause headed by `head`.
 pub fn title(head: &Cluster) -> String {
     let base = match (&head.stats.exception, head.role) {
-        (Some(_), _) => sharpen(&head.template, &head.stats.messages, &|m| miner::mask(m)),
+        (Some(e), _) => {
+            let messages: Vec<String> = head
+                .stats
+                .messages
+                .iter()
+                .map(|m| format!("{}: {m}", e.kind))
+                .collect();
+            let title = sharpen(&head.template, &messages, &|m| miner::mask(m));
+            // A structured log that says what it was doing names what failed when the
+            // exception does not (`AxiosError: Request failed with status code 503`).
+            let said: Vec<&str> = head.stats.examples.iter().map(|x| headline(x)).collect();
+            match said.first() {
+                Some(line)
+                    if said.iter().all(|l| l == line)
+                        && !line.contains(e.kind.as_str())
+                        && !super::entities::names_something(&e.message)
+                        && super::entities::names_something(line) =>
+                {
+                    format!("{title} ({line})")
+                }
+                _ => title,
+            }
+        }
         (None, Role::Symptom(kind)) => {
-            format!("{}: {}", kind.describe(), sharpen_template(head))
+            let text = sharpen_template(head);
+            // A request log with a text says which route; one route is part of the title.
+            match head.stats.routes.as_slice() {
+                [route] if !text.contains(route.as_str()) => {
+                    format!("{}: {route}: {text}", kind.describe())
+                }
+                _ => format!("{}: {text}", kind.describe()),
+            }
         }
         (None, _) => sharpen_template(head),
     };
@@ -33,43 +62,65 @@ fn sharpen_template(c: &Cluster) -> String {
 
 /// Puts back what a template masked but every example says the same way (the address that
 /// refused, the module), and the host of a URL whose path varies.
-fn sharpen(template: &str, examples: &[String], mask: &dyn Fn(&str) -> String) -> String {
+fn sharpen(template: &str, examples: &[String], _mask: &dyn Fn(&str) -> String) -> String {
     if examples.is_empty() || !template.contains("<*>") {
         return template.to_string();
     }
-    let tokens: Vec<&str> = template.split_whitespace().collect();
-    let split: Vec<Vec<&str>> = examples
-        .iter()
-        .map(|e| e.split_whitespace().collect())
-        .collect();
-    // Align the examples' words with the template's from the end: a type prefix may differ.
-    let n = tokens.len();
-    let mut out = Vec::with_capacity(tokens.len());
-    for (i, token) in tokens.iter().enumerate() {
-        if !token.contains("<*>") {
-            out.push(token.to_string());
-            continue;
+    // The template as a pattern: its words literally, each variable a lazy group.
+    let mut pattern = String::from("(?s)");
+    let parts: Vec<&str> = template.split("<*>").collect();
+    for (i, part) in parts.iter().enumerate() {
+        let words: Vec<String> = part.split_whitespace().map(regex::escape).collect();
+        let lead = part.starts_with(char::is_whitespace);
+        let trail = part.ends_with(char::is_whitespace);
+        if lead && i > 0 {
+            pattern.push_str(r"\s+");
         }
-        let values: Option<Vec<&str>> = split
-            .iter()
-            .map(|w| w.len().checked_sub(n - i).and_then(|j| w.get(j).copied()))
-            .collect();
-        let Some(values) = values else {
-            out.push(token.to_string());
-            continue;
-        };
-        let shape_fits = values
-            .iter()
-            .all(|v| mask(v).split_whitespace().next() == Some(*token) || mask(v) == *token);
-        if shape_fits && values.windows(2).all(|w| w[0] == w[1]) {
-            out.push(values[0].to_string());
-        } else if let Some(host) = common_host(&values) {
-            out.push(token.replacen("<*>", &format!("{host}/<*>"), 1));
-        } else {
-            out.push(token.to_string());
+        pattern.push_str(&words.join(r"\s+"));
+        if trail && i + 1 < parts.len() && !words.is_empty() {
+            pattern.push_str(r"\s+");
+        }
+        if i + 1 < parts.len() {
+            pattern.push_str(if i + 2 == parts.len() && parts[i + 1].trim().is_empty() {
+                "(.+)"
+            } else {
+                "(.+?)"
+            });
         }
     }
-    out.join(" ")
+    let Ok(re) = regex::Regex::new(&pattern) else {
+        return template.to_string();
+    };
+    let captures: Vec<Vec<String>> = examples
+        .iter()
+        .filter_map(|e| {
+            let c = re.captures(e)?;
+            Some(
+                (1..c.len())
+                    .map(|i| c.get(i).map_or("", |m| m.as_str()).to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    if captures.len() != examples.len() {
+        return template.to_string();
+    }
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        out.push_str(part);
+        if i + 1 == parts.len() {
+            break;
+        }
+        let values: Vec<&str> = captures.iter().map(|c| c[i].as_str()).collect();
+        if values.windows(2).all(|w| w[0] == w[1]) && !values[0].contains('\n') {
+            out.push_str(values[0]);
+        } else if let Some(host) = common_host(&values) {
+            out.push_str(&format!("{host}/<*>"));
+        } else {
+            out.push_str("<*>");
+        }
+    }
+    out
 }
 
 /// `https://payments.example.com` when every value is a URL on that host.
@@ -78,6 +129,11 @@ fn common_host(values: &[&str]) -> Option<String> {
         .iter()
         .map(|v| {
             let v = v.trim_matches(|c: char| "\"'()[]<>,;".contains(c));
+            let v = &v[v.find("://").map_or(0, |i| {
+                v[..i]
+                    .rfind(|c: char| !c.is_ascii_alphanumeric())
+                    .map_or(0, |j| j + 1)
+            })..];
             let (scheme, rest) = v.split_once("://")?;
             let host = rest.split(['/', '?', '#']).next()?;
             let host = host.rsplit('@').next()?;

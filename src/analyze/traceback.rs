@@ -71,8 +71,30 @@ pub fn parse_exception(text: &str) -> Option<Exception> {
     if let Some(e) = parse_go(&lines) {
         return Some(e);
     }
-    parse_java_or_node(&lines)
+    if let Some(e) = parse_ruby(&lines) {
+        return Some(e);
+    }
+    parse_java_or_node(&lines).or_else(|| {
+        // `console.error("sweep failed", err)`: a message, then the exception on the same line,
+        // then its frames.
+        let first = lines.first()?;
+        let has_frames = lines[1..]
+            .iter()
+            .any(|l| NODE_FRAME.is_match(l) || JAVA_FRAME.is_match(l));
+        let at = EMBEDDED_EXCEPTION.find(first)?.start();
+        if !has_frames || at == 0 {
+            return None;
+        }
+        let mut rest: Vec<&str> = vec![first[at..].trim_start()];
+        rest.extend_from_slice(&lines[1..]);
+        parse_java_or_node(&rest)
+    })
 }
+
+/// An exception type in the middle of a line, after a message.
+static EMBEDDED_EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception): ").unwrap()
+});
 
 /// One exception of a Python chain: type, message, frames, and its `key = value` detail lines.
 type PyException = (String, String, Vec<Frame>, Vec<(String, String)>);
@@ -117,16 +139,52 @@ fn parse_python(lines: &[&str]) -> Option<Exception> {
         }
     }
     // Python prints the original exception first and the ones it caused after it.
-    let mut chain = chain.into_iter();
-    let (kind, message, frames, details) = chain.next()?;
-    Some(Exception {
-        kind,
-        message: with_details(message, &details),
-        frames,
-        raised_while_handling: chain
-            .map(|(k, m, _, d)| join_kind(&k, &with_details(m, &d)))
+    pick_cause(
+        chain
+            .into_iter()
+            .map(|(kind, message, frames, details)| (kind, with_details(message, &details), frames))
             .collect(),
-    })
+    )
+}
+
+/// The cause of a chain (innermost first): the most fundamental kind (an import or
+/// configuration error over what it caused), not a generic wrapper, and among equals the
+/// innermost that says where (raised through the service's own code, or naming an address,
+/// host, module or variable); a library's `KeyError` translated into a meaningful `OSError`
+/// is told by the translation.
+fn pick_cause(chain: Vec<(String, String, Vec<Frame>)>) -> Option<Exception> {
+    let exceptions: Vec<Exception> = chain
+        .into_iter()
+        .map(|(kind, message, frames)| Exception {
+            kind,
+            message,
+            frames,
+            raised_while_handling: Vec::new(),
+        })
+        .collect();
+    let best = (0..exceptions.len()).min_by_key(|&i| {
+        let e = &exceptions[i];
+        let says_where = e
+            .frames
+            .iter()
+            .any(|f| super::cluster::in_app_path(f, "").is_some())
+            || super::entities::names_something(&e.message);
+        (
+            super::cluster::is_wrapper("", Some(e)),
+            super::cluster::exception_kind(e),
+            !says_where,
+            i,
+        )
+    })?;
+    let others: Vec<String> = exceptions
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != best)
+        .map(|(_, e)| join_kind(&e.kind, &e.message))
+        .collect();
+    let mut cause = exceptions.into_iter().nth(best)?;
+    cause.raised_while_handling = others;
+    Some(cause)
 }
 
 /// `key = value` lines under an exception line.
@@ -222,15 +280,8 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
         }
     }
     // Java's innermost cause is the last `Caused by:`.
-    let (kind, message, frames) = chain.pop()?;
-    let mut outer: Vec<String> = chain.iter().map(|(k, m, _)| join_kind(k, m)).collect();
-    outer.reverse();
-    Some(Exception {
-        kind,
-        message,
-        frames,
-        raised_while_handling: outer,
-    })
+    chain.reverse();
+    pick_cause(chain)
 }
 
 fn parse_go(lines: &[&str]) -> Option<Exception> {
@@ -258,6 +309,42 @@ fn parse_go(lines: &[&str]) -> Option<Exception> {
     Some(Exception {
         kind,
         message,
+        frames,
+        raised_while_handling: Vec::new(),
+    })
+}
+
+/// Ruby's uncaught exception: `file:line:in 'method': message (Class)`, then `from` frames.
+pub static RUBY_HEAD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\S+?):(\d+):in [`']([^']+)': (.*) \(([A-Z][\w:]*)\)\s*$").unwrap()
+});
+static RUBY_FROM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s+from (\S+?):(\d+):in [`']([^']+)'").unwrap());
+
+fn parse_ruby(lines: &[&str]) -> Option<Exception> {
+    let (i, c) = lines
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| RUBY_HEAD.captures(l.trim_end()).map(|c| (i, c)))?;
+    let mut frames = vec![Frame {
+        file: c[1].to_string(),
+        function: c[3].to_string(),
+        line: c[2].parse().ok(),
+    }];
+    for l in &lines[i + 1..] {
+        if let Some(f) = RUBY_FROM.captures(l) {
+            frames.push(Frame {
+                file: f[1].to_string(),
+                function: f[3].to_string(),
+                line: f[2].parse().ok(),
+            });
+        }
+    }
+    // Ruby prints the innermost call first; Python's order (outermost first) is the model's.
+    frames.reverse();
+    Some(Exception {
+        kind: c[5].to_string(),
+        message: c[4].to_string(),
         frames,
         raised_while_handling: Vec::new(),
     })

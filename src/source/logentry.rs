@@ -79,13 +79,28 @@ fn parse_latency(value: &Value) -> Option<f64> {
     }
 }
 
-/// The message of a `jsonPayload`: its `message` (or a usual alias), else the payload itself.
+/// The message of a `jsonPayload`: its `message` (or a usual alias), else the payload itself;
+/// with the error a structured logger put beside it (zap's `error`, pino's `err`), as their
+/// console encoders print it.
 fn json_payload_message(payload: &Map<String, Value>) -> String {
-    for key in ["message", "msg", "textPayload", "event", "error"] {
+    let error = ["error", "err"].iter().find_map(|k| match payload.get(*k) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Object(o)) => o.get("message").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    });
+    for key in ["message", "msg", "textPayload", "event"] {
         match payload.get(key) {
-            Some(Value::String(s)) if !s.is_empty() => return s.clone(),
+            Some(Value::String(s)) if !s.is_empty() => {
+                return match &error {
+                    Some(e) if !s.contains(e.as_str()) => format!("{s}: {e}"),
+                    _ => s.clone(),
+                };
+            }
             _ => {}
         }
+    }
+    if let Some(e) = error {
+        return e;
     }
     Value::Object(payload.clone()).to_string()
 }
@@ -106,7 +121,7 @@ fn json_payload_stack_trace(payload: &Map<String, Value>) -> Option<String> {
             return Some(s.clone());
         }
     }
-    match payload.get("error") {
+    match payload.get("error").or_else(|| payload.get("err")) {
         Some(Value::Object(err)) => err.get("stack").and_then(Value::as_str).map(str::to_string),
         _ => None,
     }
