@@ -254,6 +254,58 @@ fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
+/// A long stack cut to what a reader needs: every line that is not a frame (the exception
+/// lines, `Caused by:`, the messages), and the first few frames under each; then cut at
+/// `max_chars`.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    // Fewer frames until the causes fit.
+    let mut short = String::new();
+    for frames in [4, 1, 0] {
+        short = keep_frames(text, frames);
+        if short.chars().count() <= max_chars {
+            break;
+        }
+    }
+    truncate(&short, max_chars)
+}
+
+/// The text with at most `keep` frames under each exception line.
+fn keep_frames(text: &str, keep: usize) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let (mut run, mut skipped, mut skipping, mut in_frames) = (0usize, 0usize, false, false);
+    for line in text.lines() {
+        let t = line.trim_start();
+        let frame = t.starts_with("at ")
+            || t.starts_with("File \"")
+            || t.starts_with("from ")
+            || (line.starts_with('\t') && t.contains(".go:"));
+        // Python's source line under its frame goes with the frame.
+        let code = !frame && in_frames && line.starts_with(char::is_whitespace);
+        if frame {
+            run += 1;
+            skipping = run > keep;
+            in_frames = true;
+        } else if !code {
+            if skipped > 0 {
+                out.push(format!("    … {skipped} more line(s) of frames"));
+            }
+            (run, skipped, skipping, in_frames) = (0, 0, false, false);
+        }
+        if skipping {
+            skipped += 1;
+            continue;
+        }
+        out.push(line.to_string());
+    }
+    if skipped > 0 {
+        out.push(format!("    … {skipped} more line(s) of frames"));
+    }
+    out.join("\n")
+}
+
 /// Cuts text at a character boundary, saying that it did.
 pub fn truncate(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
@@ -284,7 +336,7 @@ static TIMEOUT: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 static OOM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)memory limit of \d+ ?\w+ exceeded|out of memory|oomkilled|\boom[- ]kill|MemoryError|OutOfMemoryError").unwrap()
+    Regex::new(r"(?i)memory limit of \d+ ?\w+ exceeded|out of memory|oomkilled|\boom[- ]kill|\bMemoryError\b|\bOutOfMemoryError\b").unwrap()
 });
 static CONFIG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -567,6 +619,20 @@ mod tests {
             in_app_path(&frame("<frozen importlib._bootstrap>"), "/app"),
             None
         );
+    }
+
+    #[test]
+    fn a_long_stack_keeps_its_causes_and_a_few_frames() {
+        let mut text = String::from("java.lang.IllegalStateException: outer\n");
+        for i in 0..60 {
+            text.push_str(&format!("\tat com.acme.Deep.call{i}(Deep.java:{i})\n"));
+        }
+        text.push_str("Caused by: java.net.ConnectException: Connection refused\n\tat java.net.Socket.connect(Socket.java:1)");
+        let short = excerpt(&text, 600);
+        assert!(short.contains("Caused by: java.net.ConnectException: Connection refused"));
+        assert!(short.contains("call3(") && !short.contains("call4("));
+        assert!(short.contains("56 more line(s) of frames"));
+        assert_eq!(excerpt("short", 600), "short");
     }
 
     #[test]

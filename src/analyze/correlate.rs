@@ -17,7 +17,7 @@
 
 use super::Cluster;
 use super::cluster::{CauseKind, Role, SymptomKind};
-use super::episodes::{Attempt, Occurrence, attempts};
+use super::episodes::{Attempt, Occurrence, Traffic, attempts};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -53,9 +53,11 @@ pub enum EvidenceKind {
 /// What the episodes say about a root cause, for its priority.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CrashFacts {
-    /// Start-up attempts that this root cause ended.
+    /// Attempts that this root cause ended.
     pub crashed_attempts: u64,
-    /// Attempts on the same instances that it did not end (the instance kept running).
+    /// Of those, attempts that never served a request: start-ups that failed.
+    pub startup_failures: u64,
+    /// When the first of them began and the last ended.
     pub first_ns: Option<i64>,
     pub last_ns: Option<i64>,
 }
@@ -77,7 +79,11 @@ struct AttemptLink {
 }
 
 /// Clusters grouped into root causes.
-pub fn correlate(clusters: Vec<Cluster>, occurrences: Vec<Occurrence>) -> Vec<Group> {
+pub fn correlate(
+    clusters: Vec<Cluster>,
+    occurrences: Vec<Occurrence>,
+    traffic: &Traffic,
+) -> Vec<Group> {
     let n = clusters.len();
     let mut occurrences = occurrences;
     occurrences.sort_by_key(|o| (o.instance, o.t));
@@ -112,11 +118,12 @@ pub fn correlate(clusters: Vec<Cluster>, occurrences: Vec<Occurrence>) -> Vec<Gr
             }
             let in_chain = crash.chain.contains(&c);
             let after = i > crash.first_chain_occurrence;
-            let follows = match clusters[c].role {
-                Role::Symptom(_) => true,
-                Role::Cause(_) | Role::FailureWarning => in_chain || after,
-                Role::Noise => false,
-            };
+            let follows = in_chain
+                || match clusters[c].role {
+                    Role::Symptom(_) => true,
+                    Role::Cause(_) | Role::FailureWarning => after,
+                    Role::Noise => false,
+                };
             if !follows {
                 continue;
             }
@@ -204,6 +211,56 @@ pub fn correlate(clusters: Vec<Cluster>, occurrences: Vec<Occurrence>) -> Vec<Gr
         }
     }
 
+    // Two crash causes that name the same address, host, module or variable at the same time
+    // are one failure (instances that lose the database, and new ones that cannot reach it).
+    let mut head_list: Vec<usize> = (0..n)
+        .filter(|&h| is_head[h] && parent[h].is_none())
+        .collect();
+    head_list.sort_by_key(|h| (std::cmp::Reverse(heads.get(h).map_or(0, Vec::len)), *h));
+    for (k, &small) in head_list.iter().enumerate().rev() {
+        let named = super::entities::specific(&clusters[small]);
+        if named.is_empty() {
+            continue;
+        }
+        let Some(&big) = head_list[..k].iter().find(|&&big| {
+            parent[big].is_none()
+                && clusters[big].stats.service == clusters[small].stats.service
+                && super::entities::specific(&clusters[big])
+                    .iter()
+                    .any(|e| named.contains(e))
+                && near_in_time(&by_cluster[small], &by_cluster[big], &occurrences)
+        }) else {
+            continue;
+        };
+        let shared = super::entities::specific(&clusters[big])
+            .into_iter()
+            .find(|e| named.contains(e))
+            .unwrap_or_default();
+        is_head[small] = false;
+        parent[small] = Some((
+            big,
+            vec![Evidence {
+                kind: EvidenceKind::Entity,
+                detail: format!(
+                    "names the same {shared} as the cause, within a minute of it; it ended {} attempt{} of its own",
+                    heads.get(&small).map_or(0, Vec::len),
+                    plural(heads.get(&small).map_or(0, Vec::len))
+                ),
+            }],
+        ));
+        for (c, link) in parent.iter_mut().enumerate() {
+            if let Some((h, _)) = link
+                && *h == small
+                && c != small
+            {
+                *h = big;
+            }
+        }
+        if let Some(moved) = heads.remove(&small) {
+            heads.entry(big).or_default().extend(moved);
+        }
+    }
+
     // 2. Links that need no attempt: chain, trace, statistics, entity.
     let group_of = |parent: &Vec<Option<(usize, Vec<Evidence>)>>, c: usize| -> usize {
         parent[c].as_ref().map_or(c, |(h, _)| *h)
@@ -244,6 +301,14 @@ pub fn correlate(clusters: Vec<Cluster>, occurrences: Vec<Occurrence>) -> Vec<Gr
             let attempts = heads.get(&c);
             let crash = CrashFacts {
                 crashed_attempts: attempts.map_or(0, |l| l.len() as u64),
+                startup_failures: attempts.map_or(0, |l| {
+                    l.iter()
+                        .filter(|a| {
+                            let instance = occurrences[a.range.start].instance;
+                            !traffic.instance_served(instance, a.start_ns, a.end_ns)
+                        })
+                        .count() as u64
+                }),
                 first_ns: attempts.and_then(|l| l.iter().map(|a| a.start_ns).min()),
                 last_ns: attempts.and_then(|l| l.iter().map(|a| a.end_ns).max()),
             };
@@ -377,8 +442,13 @@ fn resolve_crash(
             Role::Cause(_) => chain.push(i),
             Role::Symptom(_) | Role::FailureWarning => {}
             Role::Noise => {
-                if chain.is_empty() && last_words.is_none() && says_failure[c] {
-                    last_words = Some(i);
+                if says_failure[c] && o.severity == crate::model::Severity::Default {
+                    // Plain text that says something failed, with the crash: part of it.
+                    if chain.is_empty() {
+                        last_words.get_or_insert(i);
+                    } else {
+                        chain.push(i);
+                    }
                     continue;
                 }
                 // Start-up went on after what came before: those errors were survived.
@@ -630,6 +700,21 @@ fn request_link(
             ),
         },
     ))
+}
+
+/// Whether most of `a`'s occurrences come within a minute of one of `b`'s.
+fn near_in_time(a: &[usize], b: &[usize], occurrences: &[Occurrence]) -> bool {
+    let mut times: Vec<i64> = b.iter().map(|&j| occurrences[j].t).collect();
+    times.sort_unstable();
+    let near = a
+        .iter()
+        .filter(|&&i| {
+            let t = occurrences[i].t;
+            let k = times.partition_point(|&x| x < t - ENTITY_NEAR_NS);
+            times.get(k).is_some_and(|&x| x <= t + ENTITY_NEAR_NS)
+        })
+        .count();
+    !a.is_empty() && near as f64 / a.len() as f64 >= CONFIDENCE
 }
 
 /// The time around one occurrence in which a related error is logged: a request's own span,

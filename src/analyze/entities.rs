@@ -56,6 +56,15 @@ pub fn of_cluster(c: &Cluster) -> BTreeSet<String> {
     out
 }
 
+/// What a cluster names that is specific enough to join two causes: addresses, hosts,
+/// modules, variables, files (not a bare quoted word).
+pub fn specific(c: &Cluster) -> BTreeSet<String> {
+    of_cluster(c)
+        .into_iter()
+        .filter(|e| !e.starts_with('\''))
+        .collect()
+}
+
 /// Whether a message names a specific place or thing: an address, a host, a module, a
 /// variable (a bare quoted key does not count).
 pub fn names_something(text: &str) -> bool {

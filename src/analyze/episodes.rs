@@ -4,6 +4,7 @@
 use super::Cluster;
 use super::cluster::{CauseKind, Role, SymptomKind};
 use crate::model::Severity;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// After an exit, lines this close still belong to the attempt that exited.
 const AFTER_EXIT_NS: i64 = 10_000_000_000;
@@ -24,6 +25,53 @@ pub struct Occurrence {
     /// Part of a handled report (a logging library's error block).
     pub handled: bool,
     pub severity: Severity,
+    /// An exit with status 0: a job's task that finished, not a crash.
+    pub clean_exit: bool,
+}
+
+/// What was served, for "the service kept serving" and "this instance was up".
+#[derive(Debug, Clone, Default)]
+pub struct Traffic {
+    /// Requests that went through, per service and minute.
+    pub by_minute: HashMap<String, BTreeMap<i64, u64>>,
+    /// Per instance, the first and last request it served.
+    pub by_instance: HashMap<u32, (i64, i64)>,
+    /// Requests that went through, per service and revision.
+    pub by_revision: HashMap<String, BTreeMap<String, u64>>,
+    /// Services that are Cloud Run jobs: they serve nothing, so they are never down.
+    pub jobs: BTreeSet<String>,
+}
+
+impl Traffic {
+    /// Records a request that went through.
+    pub fn served(&mut self, service: &str, revision: Option<&str>, instance: u32, t: i64) {
+        *self
+            .by_minute
+            .entry(service.to_string())
+            .or_default()
+            .entry(t.div_euclid(60_000_000_000))
+            .or_default() += 1;
+        if instance != 0 {
+            let w = self.by_instance.entry(instance).or_insert((t, t));
+            w.0 = w.0.min(t);
+            w.1 = w.1.max(t);
+        }
+        if let Some(r) = revision {
+            let revisions = self.by_revision.entry(service.to_string()).or_default();
+            if let Some(n) = revisions.get_mut(r) {
+                *n += 1;
+            } else {
+                revisions.insert(r.to_string(), 1);
+            }
+        }
+    }
+
+    /// Whether the instance served a request between `start` and `end`.
+    pub fn instance_served(&self, instance: u32, start: i64, end: i64) -> bool {
+        self.by_instance
+            .get(&instance)
+            .is_some_and(|&(first, last)| first <= end && last >= start)
+    }
 }
 
 /// One start-up attempt of one instance.
@@ -87,9 +135,8 @@ fn split_instance(
         let cluster = &clusters[o.cluster as usize];
         if let Some(e) = end {
             // After the exit: its echoes stay, anything else begins the next attempt.
-            let echo = matches!(cluster.role, Role::Symptom(_) | Role::Noise)
-                && o.t - occurrences[e].t <= AFTER_EXIT_NS
-                && !(ends_attempt(cluster) && o.cluster == occurrences[e].cluster);
+            let echo =
+                !matches!(cluster.role, Role::Cause(_)) && o.t - occurrences[e].t <= AFTER_EXIT_NS;
             if !echo {
                 out.push(Attempt {
                     range: start..i,
@@ -102,7 +149,7 @@ fn split_instance(
                 end = None;
             }
         }
-        if end.is_none() && ends_attempt(cluster) {
+        if end.is_none() && ends_attempt(cluster) && !o.clean_exit {
             end = Some(i);
         }
         last_t = o.t;

@@ -29,7 +29,7 @@ static LOG_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
         (?:\d{4}[-/]\d\d[-/]\d\d[T\ ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)?
         (?:\[[^\]\n]{1,40}\]\ ?)*
         (?:(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|SEVERE)(?::\ *|\ +))?
-        (?:\d+\ ---\ \[[^\]\n]*\]\ +[\w.$\[\]/-]+\ *:\ ?)?            # Spring: 1 --- [main] logger :
+        (?:\d+\ ---\ (?:\[[^\]\n]*\]\ *)+[\w.$\[\]/-]+\ *:\ ?)?      # Spring: 1 --- [app] [main] logger :
         ",
     )
     .unwrap()
@@ -289,6 +289,8 @@ struct Block {
     chained: bool,
     /// Java/Node: an exception line was read.
     has_exception: bool,
+    /// A report's label (`Description:`, `Action:`) was read: its text follows.
+    label: bool,
     last: Option<DateTime<Utc>>,
 }
 
@@ -328,6 +330,7 @@ impl Block {
             ended: false,
             chained: false,
             has_exception: mode == Mode::JavaNode,
+            label: false,
             last: entry.timestamp,
         })
     }
@@ -362,6 +365,12 @@ impl Block {
         let text = strip_log_prefix(message);
         let trimmed = text.trim();
         if trimmed.is_empty() {
+            return true;
+        }
+        if std::mem::replace(
+            &mut self.label,
+            matches!(trimmed, "Description:" | "Action:"),
+        ) {
             return true;
         }
         match self.mode {
@@ -836,6 +845,12 @@ Consider defining a bean of type 'DataSource' in your configuration.";
                 "2025-09-15T21:48:03.123Z ERROR 1 --- [           main] o.s.boot.SpringApplication               : Application run failed"
             ),
             "Application run failed"
+        );
+        assert_eq!(
+            strip_log_prefix(
+                "2025-03-13T11:14:28.885Z ERROR 1 --- [fulfillment-api] [           main] o.s.b.d.LoggingFailureAnalysisReporter   : "
+            ),
+            ""
         );
         assert_eq!(strip_log_prefix("plain words"), "plain words");
     }

@@ -28,6 +28,11 @@ use redact::Redactor;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use traceback::{Event, Exception};
 
+/// `Container called exit(0).`, `exited with code 0`: a process that finished.
+static CLEAN_EXIT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\bexit\(0\)|exited with (?:code|status) 0\b|\bexit status 0\b").unwrap()
+});
+
 /// A title longer than this is cut.
 const TITLE_CHARS: usize = 220;
 
@@ -199,9 +204,7 @@ struct Clusters {
     occurrences: Vec<Occurrence>,
     instances: HashMap<String, u32>,
     traces: HashMap<String, u32>,
-    /// Requests that went through, per service: (minute, count), for "the service kept
-    /// serving".
-    served: HashMap<String, BTreeMap<i64, u64>>,
+    traffic: episodes::Traffic,
 }
 
 impl Analyzer {
@@ -224,7 +227,7 @@ impl Analyzer {
                 occurrences: Vec::new(),
                 instances: HashMap::new(),
                 traces: HashMap::new(),
-                served: HashMap::new(),
+                traffic: episodes::Traffic::default(),
             },
             totals: Totals::default(),
             services: BTreeSet::new(),
@@ -292,9 +295,9 @@ impl Analyzer {
             end: self.last.unwrap_or(now),
         });
 
-        let (clusters, occurrences, served) = self.clusters.into_parts();
+        let (clusters, occurrences, traffic) = self.clusters.into_parts();
         let mut root_causes = Vec::new();
-        for group in correlate::correlate(clusters, occurrences) {
+        for group in correlate::correlate(clusters, occurrences, &traffic) {
             let correlate::Group {
                 clusters: mut group,
                 crash,
@@ -315,14 +318,8 @@ impl Analyzer {
                     .then_with(|| a.template.cmp(&b.template))
             });
             let service = group[0].stats.service.clone();
-            let empty = BTreeMap::new();
-            let (priority, reasons) = priority::prioritise(
-                &group,
-                &crash,
-                served.get(&service).unwrap_or(&empty),
-                &self.options.thresholds,
-                &window,
-            );
+            let (priority, reasons) =
+                priority::prioritise(&group, &crash, &traffic, &self.options.thresholds, &window);
             let title = truncate(&title::title(&group[0]), TITLE_CHARS);
             let count = group.iter().map(|c| c.stats.count).sum();
             let first_seen = group.iter().filter_map(|c| c.stats.first_seen).min();
@@ -440,20 +437,23 @@ impl Clusters {
         let Some(t) = entry.timestamp.and_then(|t| t.timestamp_nanos_opt()) else {
             return;
         };
+        let instance = intern(&mut self.instances, entry.instance.as_deref());
         if let Some((status, _)) = http
             && status < 500
         {
             // Requests that went through are only counted: there are many, and they say
             // only that the service served.
-            *self
-                .served
-                .entry(service)
-                .or_default()
-                .entry(t.div_euclid(60_000_000_000))
-                .or_default() += 1;
+            self.traffic
+                .served(&service, entry.revision.as_deref(), instance, t);
             return;
         }
-        let instance = intern(&mut self.instances, entry.instance.as_deref());
+        if entry.labels.contains_key("run.googleapis.com/task_index")
+            || entry
+                .labels
+                .contains_key("run.googleapis.com/execution_name")
+        {
+            self.traffic.jobs.insert(service.clone());
+        }
         let trace = intern(&mut self.traces, entry.trace.as_deref());
         self.occurrences.push(Occurrence {
             cluster: id,
@@ -467,6 +467,7 @@ impl Clusters {
                 .map(|ms| (ms * 1e6) as i64),
             handled,
             severity,
+            clean_exit: CLEAN_EXIT.is_match(&entry.message),
         });
     }
 
@@ -484,15 +485,8 @@ impl Clusters {
         id
     }
 
-    /// The clusters, the occurrences pointing at them, and the requests served per service.
-    #[allow(clippy::type_complexity)]
-    fn into_parts(
-        self,
-    ) -> (
-        Vec<Cluster>,
-        Vec<Occurrence>,
-        HashMap<String, BTreeMap<i64, u64>>,
-    ) {
+    /// The clusters, the occurrences pointing at them, and what was served.
+    fn into_parts(self) -> (Vec<Cluster>, Vec<Occurrence>, episodes::Traffic) {
         let templates = self.miner.finish();
         // Raw template clusters of one service and one final template are one cluster.
         let mut final_of: HashMap<(String, usize), usize> = HashMap::new();
@@ -558,7 +552,7 @@ impl Clusters {
         for o in &mut occurrences {
             o.cluster = raw_to_final[o.cluster as usize];
         }
-        (out, occurrences, self.served)
+        (out, occurrences, self.traffic)
     }
 }
 

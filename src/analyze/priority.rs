@@ -7,6 +7,7 @@
 use super::Cluster;
 use super::cluster::{Role, SymptomKind};
 use super::correlate::CrashFacts;
+use super::episodes::Traffic;
 use crate::config::{Priority, Thresholds};
 use crate::model::{Severity, Window};
 use regex::Regex;
@@ -19,11 +20,11 @@ static RETRIED: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The priority of a root cause (its clusters, cause first) and the reasons for it.
-/// `served` counts the service's requests that went through, per minute.
+/// `traffic` says what the service served meanwhile.
 pub fn prioritise(
     clusters: &[Cluster],
     crash: &CrashFacts,
-    served: &BTreeMap<i64, u64>,
+    traffic: &Traffic,
     thresholds: &Thresholds,
     window: &Window,
 ) -> (Priority, Vec<String>) {
@@ -43,41 +44,100 @@ pub fn prioritise(
     }
 
     let window_minutes = (window.duration().num_seconds() as f64 / 60.0).max(1.0);
+    let service = clusters[0].stats.service.as_str();
+    let empty = BTreeMap::new();
+    let served = traffic.by_minute.get(service).unwrap_or(&empty);
     let failed_requests: u64 = clusters.iter().map(|c| c.stats.server_errors()).sum();
-    let crashes = if crash.crashed_attempts > 0 {
-        crash.crashed_attempts
+    // Without instances to tell attempts apart, the exits and failed start-ups are counted.
+    let (crashes, startup_failures) = if crash.crashed_attempts > 0 {
+        (crash.crashed_attempts, crash.startup_failures)
     } else {
-        // No instances to tell attempts apart: count the exits and failed start-ups.
-        clusters
+        let n = clusters
             .iter()
             .filter(|c| matches!(c.role, Role::Symptom(k) if k.means_down()))
             .map(|c| c.stats.count)
             .max()
-            .unwrap_or(0)
+            .unwrap_or(0);
+        (n, n)
     };
     let span = crash_span(clusters, crash);
-    let served_meanwhile = span.map_or(0, |(lo, hi)| served.range(lo..=hi).map(|(_, n)| n).sum());
-    let failed_meanwhile = failed_requests;
+    let served_meanwhile: u64 =
+        span.map_or(0, |(lo, hi)| served.range(lo..=hi).map(|(_, n)| n).sum());
     let keeps_serving = served_meanwhile > 0
-        && served_meanwhile as f64 >= 0.5 * (served_meanwhile + failed_meanwhile) as f64;
-    let revisions = clusters[0].stats.revisions.clone();
+        && served_meanwhile as f64 >= 0.5 * (served_meanwhile + failed_requests) as f64;
+    // The revisions whose start-ups fail, and whether they are the ones that serve.
+    let failing_revisions: Vec<&str> = clusters[0]
+        .stats
+        .revisions
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let by_revision = traffic.by_revision.get(service);
+    let failing_serves = failing_revisions
+        .iter()
+        .any(|r| by_revision.is_some_and(|m| m.get(*r).is_some_and(|n| *n > 0)));
+    let serving_others: Vec<&str> = by_revision
+        .map(|m| {
+            m.iter()
+                .filter(|(r, n)| **n > 0 && !failing_revisions.contains(&r.as_str()))
+                .map(|(r, _)| r.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let is_job = traffic.jobs.contains(service);
 
+    if crashes >= thresholds.restart_loop && is_job {
+        reasons.push(format!(
+            "{crashes} task attempt{} of the job failed; a job serves no traffic, so nothing is down",
+            plural(crashes)
+        ));
+        return (Priority::P1, reasons);
+    }
+    if startup_failures >= thresholds.restart_loop {
+        if failing_serves || !keeps_serving {
+            reasons.push(if failing_serves {
+                format!(
+                    "{startup_failures} start-up{} failed on {}, the revision that serves traffic: it cannot start new instances",
+                    plural(startup_failures),
+                    failing_revisions.join(", ")
+                )
+            } else {
+                format!(
+                    "{startup_failures} start-up{} failed and {}: the service is down (restart loop)",
+                    plural(startup_failures),
+                    if served_meanwhile == 0 {
+                        format!("no request went through meanwhile ({failed_requests} failed)")
+                    } else {
+                        format!("almost nothing was served meanwhile ({served_meanwhile} requests went through, {failed_requests} failed)")
+                    }
+                )
+            });
+            return (Priority::P0, reasons);
+        }
+        reasons.push(format!(
+            "{startup_failures} start-up{} of {} failed while Cloud Run kept {} serving ({served_meanwhile} requests went through meanwhile)",
+            plural(startup_failures),
+            if failing_revisions.is_empty() { "a revision".to_string() } else { failing_revisions.join(", ") },
+            if serving_others.is_empty() { "an older revision".to_string() } else { serving_others.join(", ") },
+        ));
+        reasons.push(
+            "not P0: the failing revision takes no traffic; the service keeps serving".to_string(),
+        );
+        return (Priority::P1, reasons);
+    }
     if crashes >= thresholds.restart_loop {
-        if keeps_serving {
-            let revs: Vec<&str> = revisions.iter().map(String::as_str).collect();
+        if keeps_serving || served_meanwhile > 0 {
             reasons.push(format!(
-                "{crashes} instance{} crashed{}, but the service kept serving: {served_meanwhile} requests went through meanwhile, {failed_meanwhile} failed",
-                if crashes == 1 { "" } else { "s" },
-                if revs.is_empty() { String::new() } else { format!(" on revision {}", revs.join(", ")) },
+                "{crashes} instance{} that had been serving crashed and {} replaced; the service kept serving ({served_meanwhile} requests went through meanwhile, {failed_requests} failed)",
+                plural(crashes),
+                if crashes == 1 { "was" } else { "were" }
             ));
-            reasons.push(
-                "not P0: a failure while the service keeps serving (a crash-looping new revision while Cloud Run keeps an older one serving, or instances replaced within seconds) is P1".to_string(),
-            );
+            reasons.push("not P0: loud is not down".to_string());
             return (Priority::P1, reasons);
         }
         reasons.push(format!(
-            "{crashes} start-up attempt{} failed and no request went through meanwhile: the service is down (restart loop)",
-            if crashes == 1 { "" } else { "s" }
+            "{crashes} instance{} crashed and nothing was served meanwhile: the service is down",
+            plural(crashes)
         ));
         return (Priority::P0, reasons);
     }
@@ -152,6 +212,10 @@ pub fn prioritise(
     }
     reasons.push(format!("highest severity {severity}"));
     (Priority::P3, reasons)
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// The minutes in which the root cause kept the service failing.

@@ -83,7 +83,7 @@ fn cluster_json(c: &Cluster, head: bool, examples: usize) -> Value {
         "role": role_name(c, head),
         "examples": c.stats.examples.iter()
             .take(examples)
-            .map(|e| crate::analyze::cluster::truncate(e, EXAMPLE_CHARS))
+            .map(|e| crate::analyze::cluster::excerpt(e, EXAMPLE_CHARS))
             .collect::<Vec<_>>(),
         "evidence": c.evidence,
     })
