@@ -346,9 +346,13 @@ static CONFIG: LazyLock<Regex> = LazyLock::new(|| {
 });
 pub static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:fail(?:s|ed|ure|ing)?|errors?|unable|cannot|can't|could not|couldn't|blocked|refused|denied|abort(?:ed|ing)?|exception|crash(?:ed)?|unavailable|timed? ?out|timeout|exceeded|invalid|missing|not found|no such|panic|fatal|killed|unreachable|rejected|unauthori[sz]ed|ECONN\w+|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)\b",
+        r"(?i)\b(?:fail(?:s|ed|ure|ing)?|errors?|unable|cannot|can't|could not|couldn't|blocked|refused|denied|abort(?:ed|ing)?|exception|crash(?:ed)?|unavailable|timed? ?out|timeout|exceeded|invalid|missing|no such|panic|fatal|killed|unreachable|rejected|unauthori[sz]ed|ECONN\w+|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)\b",
     )
     .unwrap()
+});
+/// A web server's own access log line (Apache, nginx, the combined format) with a 5xx.
+static ACCESS_LOG_5XX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#""(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ HTTP/[\d.]+" 5\d\d\b"#).unwrap()
 });
 static HEALTH_PATH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -382,7 +386,7 @@ pub fn classify(text: &str, stats: &ClusterStats) -> Role {
     if TIMEOUT.is_match(text) || stats.http_statuses.contains_key(&504) {
         return Role::Symptom(SymptomKind::Timeout);
     }
-    if stats.server_errors() > 0 {
+    if stats.server_errors() > 0 || ACCESS_LOG_5XX.is_match(text) {
         return Role::Symptom(SymptomKind::ServerError);
     }
     if !stats.http_statuses.is_empty() {

@@ -269,12 +269,40 @@ pub fn correlate(
     // Causes first, so that symptoms can find them.
     order.sort_by_key(|&c| (role_order(clusters[c].role), c));
     for &c in &order {
-        if parent[c].is_some() || is_head[c] || handled[c] {
+        if parent[c].is_some() || is_head[c] {
+            continue;
+        }
+        if handled[c] {
+            // A handled report never causes anything; it may report the failure of another
+            // (a log handler that failed while logging the crash).
+            if let Some((h, evidence)) = request_link(
+                c,
+                &clusters,
+                &occurrences,
+                &by_cluster,
+                &parent,
+                &handled,
+                true,
+            )
+            .filter(|(h, _)| !heads.contains_key(&group_of(&parent, *h)))
+            {
+                parent[c] = Some((group_of(&parent, h), vec![evidence]));
+            }
             continue;
         }
         if let Some(found) = chain_link(c, &clusters, &parent, &is_head)
             .or_else(|| trace_link(c, &clusters, &occurrences, &by_cluster, &parent))
-            .or_else(|| request_link(c, &clusters, &occurrences, &by_cluster, &parent, &handled))
+            .or_else(|| {
+                request_link(
+                    c,
+                    &clusters,
+                    &occurrences,
+                    &by_cluster,
+                    &parent,
+                    &handled,
+                    false,
+                )
+            })
             .or_else(|| entity_link(c, &clusters, &occurrences, &by_cluster, &parent, &handled))
             .or_else(|| down_link(c, &clusters, &occurrences, &by_cluster, &heads))
         {
@@ -631,9 +659,10 @@ fn request_link(
     by_cluster: &[Vec<usize>],
     parent: &[Option<(usize, Vec<Evidence>)>],
     handled: &[bool],
+    only_after: bool,
 ) -> Option<(usize, Evidence)> {
     let mine = &by_cluster[c];
-    if mine.is_empty() || matches!(clusters[c].role, Role::Noise) {
+    if mine.is_empty() || (matches!(clusters[c].role, Role::Noise) && !only_after) {
         return None;
     }
     let service = &clusters[c].stats.service;
@@ -654,6 +683,7 @@ fn request_link(
         for &i in mine {
             let o = &occurrences[i];
             let (lo, hi) = around(o);
+            let hi = if only_after { o.t } else { hi };
             widths += (hi - lo) as f64;
             if theirs.iter().any(|&j| {
                 let p = &occurrences[j];
@@ -757,7 +787,15 @@ fn entity_link(
     handled: &[bool],
 ) -> Option<(usize, Evidence)> {
     let mine = super::entities::of_cluster(&clusters[c]);
-    if mine.is_empty() || matches!(clusters[c].role, Role::Noise) {
+    let plain_failure = clusters[c].stats.severity() == crate::model::Severity::Default
+        && super::cluster::FAILURE_WORDS.is_match(super::joiner::headline(
+            clusters[c]
+                .stats
+                .examples
+                .first()
+                .map_or("", String::as_str),
+        ));
+    if mine.is_empty() || (matches!(clusters[c].role, Role::Noise) && !plain_failure) {
         return None;
     }
     for a in 0..clusters.len() {

@@ -595,6 +595,9 @@ fn request_template(h: &crate::model::HttpRequest) -> String {
         .map(|seg| {
             if seg.is_empty() {
                 String::new()
+            } else if is_version_segment(seg) {
+                // `/v1/`: the API's version is part of the route, not an id.
+                seg.to_string()
             } else {
                 miner::mask(seg)
             }
@@ -607,6 +610,11 @@ fn request_template(h: &crate::model::HttpRequest) -> String {
         path.join("/"),
         status
     )
+}
+
+fn is_version_segment(seg: &str) -> bool {
+    let b = seg.as_bytes();
+    b.len() >= 2 && b.len() <= 4 && b[0] == b'v' && b[1..].iter().all(u8::is_ascii_digit)
 }
 
 /// What makes two exceptions one cluster: the type, the missing module of an import error,

@@ -174,7 +174,11 @@ pub fn prioritise(
         .sum();
     let head = &clusters[0];
     let handled = head.stats.handled * 2 > head.stats.count;
-    let retried = head.stats.examples.iter().any(|e| RETRIED.is_match(e));
+    let retried = head
+        .stats
+        .examples
+        .iter()
+        .any(|e| RETRIED.is_match(super::joiner::headline(e)));
     if failing && (handled || retried) && failed_requests == 0 && crashes == 0 {
         reasons.push(format!(
             "{errors} error(s), {} and no request failed because of it",

@@ -28,7 +28,13 @@ pub fn title(head: &Cluster) -> String {
                         && !super::entities::names_something(&e.message)
                         && super::entities::names_something(line) =>
                 {
-                    format!("{title} ({line})")
+                    // From the exception the message names, when it names one.
+                    let detail = super::traceback::embedded_exception_start(line)
+                        .map_or(*line, |i| &line[i..]);
+                    format!(
+                        "{title} ({})",
+                        detail.trim_end_matches(|c: char| " ]".contains(c))
+                    )
                 }
                 _ => title,
             }

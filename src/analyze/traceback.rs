@@ -91,6 +91,14 @@ pub fn parse_exception(text: &str) -> Option<Exception> {
     })
 }
 
+/// Where an exception type starts in the middle of a line, after a message.
+pub fn embedded_exception_start(line: &str) -> Option<usize> {
+    EMBEDDED_EXCEPTION
+        .find(line)
+        .map(|m| m.start())
+        .filter(|&i| i > 0)
+}
+
 /// An exception type in the middle of a line, after a message.
 static EMBEDDED_EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception): ").unwrap()
