@@ -32,13 +32,9 @@ struct ExpectedRootCause {
 /// Scenarios the engine still gets wrong, named so that the rest cannot regress: a listed
 /// scenario that starts passing fails the test too, so the list only shrinks. Each is a known
 /// miss of issue 7, shown in the README's table.
-const KNOWN_MISSES: [&str; 6] = [
-    "go-orders-db-unreachable-restart-loop",
-    "java-bad-revision-missing-bean",
-    "java-datasource-refused-restart-loop",
+const KNOWN_MISSES: [&str; 2] = [
     "platform-request-timeout-export",
     "platform-wrong-port-startup-probe",
-    "py-uvicorn-websocket-crash-and-push-401",
 ];
 
 /// Priorities that get issues by default.

@@ -155,7 +155,7 @@ impl ClusterStats {
                 .or_default() += 1;
         }
         if self.examples.len() < MAX_EXAMPLES && !self.examples.iter().any(|e| e == text) {
-            self.examples.push(truncate(text, MAX_EXAMPLE_CHARS));
+            self.examples.push(excerpt(text, MAX_EXAMPLE_CHARS));
         }
         if let Some(r) = revision
             && self.revisions.len() < MAX_NAMES

@@ -27,6 +27,8 @@ const CONFIDENCE: f64 = 0.8;
 const MIN_LIFT: f64 = 3.0;
 /// Around a failed request, how far an error in it may be logged (beyond its latency).
 const REQUEST_SLACK_NS: i64 = 1_000_000_000;
+/// At most this many occurrences of a cluster are looked at for a statistic.
+const MAX_SAMPLE: usize = 500;
 /// Two things named together: within this much of each other.
 const ENTITY_NEAR_NS: i64 = 60_000_000_000;
 /// A symptom inside a crash loop's span, give or take this much.
@@ -261,6 +263,14 @@ pub fn correlate(
         }
     }
 
+    // A line that ended start-ups is a cause whatever its severity said.
+    let mut clusters = clusters;
+    for &h in heads.keys() {
+        if parent[h].is_none() && clusters[h].role == Role::Noise {
+            clusters[h].role = Role::Cause(CauseKind::Error);
+        }
+    }
+
     // 2. Links that need no attempt: chain, trace, statistics, entity.
     let group_of = |parent: &Vec<Option<(usize, Vec<Evidence>)>>, c: usize| -> usize {
         parent[c].as_ref().map_or(c, |(h, _)| *h)
@@ -314,14 +324,7 @@ pub fn correlate(
         }
     }
 
-    // 3. Groups: heads with their members, cause first. A line that ended start-ups is a cause
-    // whatever its severity said.
-    let mut clusters = clusters;
-    for (&h, _) in heads.iter() {
-        if parent[h].is_none() && clusters[h].role == Role::Noise {
-            clusters[h].role = Role::Cause(CauseKind::Error);
-        }
-    }
+    // 3. Groups: heads with their members, cause first.
     let mut slots: Vec<Option<Cluster>> = clusters.into_iter().map(Some).collect();
     let mut groups: BTreeMap<usize, Group> = BTreeMap::new();
     for c in 0..n {
@@ -351,8 +354,20 @@ pub fn correlate(
             }
         }
     }
+    // A cluster linked to one that was itself folded later belongs to that one's root.
+    let root_of = |mut c: usize| {
+        for _ in 0..n {
+            match &parent[c] {
+                Some((h, _)) if *h != c => c = *h,
+                _ => break,
+            }
+        }
+        c
+    };
+    let roots: Vec<usize> = (0..n).map(root_of).collect();
     for (c, link) in parent.into_iter().enumerate() {
-        if let Some((h, evidence)) = link
+        if let Some((_, evidence)) = link
+            && let h = roots[c]
             && let Some(mut cluster) = slots[c].take()
         {
             cluster.evidence = evidence;
@@ -659,45 +674,68 @@ fn request_link(
     by_cluster: &[Vec<usize>],
     parent: &[Option<(usize, Vec<Evidence>)>],
     handled: &[bool],
-    only_after: bool,
+    reports_only: bool,
 ) -> Option<(usize, Evidence)> {
     let mine = &by_cluster[c];
-    if mine.is_empty() || (matches!(clusters[c].role, Role::Noise) && !only_after) {
+    if mine.is_empty() || (matches!(clusters[c].role, Role::Noise) && !reports_only) {
         return None;
     }
     let service = &clusters[c].stats.service;
     let span = service_span(occurrences, by_cluster, clusters, service).max(1) as f64;
+    // A bounded sample of ours: the share is what matters.
+    let step = mine.len().div_ceil(MAX_SAMPLE).max(1);
+    let sample: Vec<&Occurrence> = mine
+        .iter()
+        .step_by(step)
+        .map(|&i| &occurrences[i])
+        .collect();
+    let warns_of_request = matches!(clusters[c].role, Role::FailureWarning | Role::Symptom(_));
     let mut best: Option<(usize, u64, f64)> = None;
     for a in 0..clusters.len() {
+        let target = match clusters[a].role {
+            Role::Cause(_) => true,
+            // A warning about a failed request (a truncated response) joins that request's
+            // root cause even when no error was logged.
+            Role::Symptom(_) => {
+                warns_of_request
+                    && !clusters[a].stats.http_statuses.is_empty()
+                    && clusters[c].stats.http_statuses.is_empty()
+            }
+            _ => false,
+        };
         if a == c
+            || !target
             || handled[a]
-            || !matches!(clusters[a].role, Role::Cause(_))
             || &clusters[a].stats.service != service
             || by_cluster[a].is_empty()
         {
             continue;
         }
-        let theirs = &by_cluster[a];
+        let mut theirs: Vec<&Occurrence> = by_cluster[a].iter().map(|&j| &occurrences[j]).collect();
+        theirs.sort_by_key(|p| p.t);
+        let longest = theirs
+            .iter()
+            .filter_map(|p| p.latency_ns)
+            .max()
+            .unwrap_or(0);
         let mut hits = 0u64;
         let mut widths = 0f64;
-        for &i in mine {
-            let o = &occurrences[i];
+        for o in &sample {
             let (lo, hi) = around(o);
-            let hi = if only_after { o.t } else { hi };
             widths += (hi - lo) as f64;
-            if theirs.iter().any(|&j| {
-                let p = &occurrences[j];
+            let from = theirs.partition_point(|p| p.t < lo.saturating_sub(longest));
+            let hit = theirs[from..].iter().take_while(|p| p.t <= hi).any(|p| {
+                let (plo, phi) = around(p);
                 (p.instance == o.instance || p.instance == 0 || o.instance == 0)
-                    && p.t >= lo
-                    && p.t <= hi
-            }) {
-                hits += 1;
-            }
+                    && ((p.t >= lo && p.t <= hi) || (o.t >= plo && o.t <= phi))
+            });
+            hits += u64::from(hit);
         }
-        let confidence = hits as f64 / mine.len() as f64;
+        let n = sample.len() as f64;
+        let confidence = hits as f64 / n;
         // Chance: the share of the time the window around one of our events covers one of
         // theirs, if theirs fell anywhere.
-        let chance = (theirs.len() as f64 * widths / mine.len() as f64 / span).min(1.0);
+        let chance = (theirs.len() as f64 * widths / n / span).min(1.0);
         let lift = if chance > 0.0 {
             confidence / chance
         } else {
@@ -709,19 +747,29 @@ fn request_link(
     }
     let (a, hits, lift) = best?;
     let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
-    let what = if clusters[c].stats.http_statuses.is_empty() {
-        "logged within a second of the cause on the same instance"
+    let sampled = mine.len().div_ceil(mine.len().div_ceil(MAX_SAMPLE).max(1));
+    let what = if !matches!(clusters[a].role, Role::Cause(_)) {
+        format!(
+            "logged with a failed request of this root cause (\"{}\")",
+            clusters[a].template
+        )
+    } else if clusters[c].stats.http_statuses.is_empty() {
+        "logged within a second of the cause on the same instance".to_string()
     } else {
-        "failed while the cause was logged on the same instance"
+        "failed while the cause was logged on the same instance".to_string()
     };
     Some((
         g,
         Evidence {
             kind: EvidenceKind::Statistics,
             detail: format!(
-                "{what} in {hits} of {} case{} ({}× more often than chance)",
-                mine.len(),
-                plural(mine.len()),
+                "{what} in {hits} of {sampled} case{}{} ({}× more often than chance)",
+                plural(sampled),
+                if sampled < mine.len() {
+                    format!(" (a sample of {})", mine.len())
+                } else {
+                    String::new()
+                },
                 if lift.is_finite() {
                     format!("{lift:.0}")
                 } else {
@@ -814,11 +862,10 @@ fn entity_link(
             .iter()
             .filter(|&&i| {
                 let o = &occurrences[i];
-                by_cluster[a].iter().any(|&j| {
-                    let p = &occurrences[j];
-                    (p.instance == o.instance || p.instance == 0 || o.instance == 0)
-                        && (p.t - o.t).abs() <= ENTITY_NEAR_NS
-                })
+                // Any instance: one database refusing two instances is one failure.
+                by_cluster[a]
+                    .iter()
+                    .any(|&j| (occurrences[j].t - o.t).abs() <= ENTITY_NEAR_NS)
             })
             .count();
         let total = by_cluster[c].len();

@@ -155,6 +155,9 @@ struct Run {
 #[derive(Default)]
 pub struct Joiner {
     open: HashMap<StreamKey, Run>,
+    /// The last plain line of a stream, held back one entry: in a newest-first file the end
+    /// of a block comes before its start.
+    pending: HashMap<StreamKey, LogEntry>,
     pushed: u64,
 }
 
@@ -180,6 +183,25 @@ impl Joiner {
         } else {
             LineKind::Other
         };
+        if let Some(held) = self.pending.remove(&key) {
+            let tight = match (held.timestamp, entry.timestamp) {
+                (Some(a), Some(b)) => (b - a)
+                    .num_microseconds()
+                    .is_some_and(|d| d.abs() <= TIGHT_GAP_MICROS),
+                _ => false,
+            };
+            if tight && kind != LineKind::Other && single_line && !self.open.contains_key(&key) {
+                self.open.insert(
+                    key,
+                    Run {
+                        last: entry.timestamp,
+                        entries: vec![held, entry],
+                    },
+                );
+                return;
+            }
+            emit(event_of(std::slice::from_ref(&held), false));
+        }
         if let Some(run) = self.open.get_mut(&key) {
             let gap = match (run.last, entry.timestamp) {
                 (Some(a), Some(b)) => (b - a).num_microseconds().map_or(i64::MAX, i64::abs),
@@ -200,7 +222,11 @@ impl Joiner {
             }
         }
         if kind == LineKind::Other {
-            emit(event_of(std::slice::from_ref(&entry), false));
+            if single_line {
+                self.pending.insert(key, entry);
+            } else {
+                emit(event_of(std::slice::from_ref(&entry), false));
+            }
             return;
         }
         self.open.insert(
@@ -214,6 +240,11 @@ impl Joiner {
 
     /// Hands on every open block; call at the end of the input.
     pub fn finish(&mut self, emit: &mut impl FnMut(Event)) {
+        let mut held: Vec<LogEntry> = self.pending.drain().map(|(_, e)| e).collect();
+        held.sort_by_key(|e| e.timestamp);
+        for e in held {
+            emit(event_of(std::slice::from_ref(&e), false));
+        }
         let mut runs: Vec<Run> = self.open.drain().map(|(_, r)| r).collect();
         runs.sort_by_key(|r| r.entries.first().and_then(|e| e.timestamp));
         for run in runs {
@@ -236,6 +267,20 @@ impl Joiner {
         for key in idle {
             if let Some(run) = self.open.remove(&key) {
                 close(run, emit);
+            }
+        }
+        let quiet: Vec<_> = self
+            .pending
+            .iter()
+            .filter(|(_, e)| {
+                e.timestamp
+                    .is_some_and(|t| (now - t).num_milliseconds().abs() > 5 * JOIN_GAP_MS)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in quiet {
+            if let Some(e) = self.pending.remove(&key) {
+                emit(event_of(std::slice::from_ref(&e), false));
             }
         }
     }
@@ -801,6 +846,22 @@ Consider defining a bean of type 'DataSource' in your configuration.";
                 .message
                 .contains("Failed to configure a DataSource")
         );
+    }
+
+    #[test]
+    fn a_report_newest_first_keeps_its_last_line() {
+        let report = "***************************
+APPLICATION FAILED TO START
+***************************
+Description:
+Parameter 2 of constructor required a bean of type 'X' that could not be found.
+Action:
+Consider defining a bean of type 'X' in your configuration.";
+        let mut entries = lines(report, "a", 0);
+        entries.reverse();
+        let events = run(entries);
+        assert_eq!(events.len(), 1, "{events:#?}");
+        assert!(events[0].entry.message.ends_with("in your configuration."));
     }
 
     #[test]
