@@ -70,6 +70,66 @@ pub struct Group {
     pub crash: CrashFacts,
 }
 
+/// What the links look up again and again, computed once: occurrence times per cluster,
+/// the entities each cluster names, each service's span, and which causes own a trace.
+struct Index {
+    handled: Vec<bool>,
+    times: Vec<Vec<i64>>,
+    entities: Vec<BTreeSet<String>>,
+    spans: HashMap<String, i64>,
+    trace_causes: HashMap<u32, Vec<usize>>,
+}
+
+impl Index {
+    fn new(clusters: &[Cluster], occurrences: &[Occurrence], by_cluster: &[Vec<usize>]) -> Self {
+        let times: Vec<Vec<i64>> = by_cluster
+            .iter()
+            .map(|list| {
+                let mut t: Vec<i64> = list.iter().map(|&i| occurrences[i].t).collect();
+                t.sort_unstable();
+                t
+            })
+            .collect();
+        let mut spans: HashMap<String, (i64, i64)> = HashMap::new();
+        for (c, t) in times.iter().enumerate() {
+            if let (Some(&lo), Some(&hi)) = (t.first(), t.last()) {
+                let s = spans
+                    .entry(clusters[c].stats.service.clone())
+                    .or_insert((lo, hi));
+                s.0 = s.0.min(lo);
+                s.1 = s.1.max(hi);
+            }
+        }
+        let mut trace_causes: HashMap<u32, Vec<usize>> = HashMap::new();
+        for o in occurrences {
+            let a = o.cluster as usize;
+            if o.trace != 0 && matches!(clusters[a].role, Role::Cause(_)) {
+                let owners = trace_causes.entry(o.trace).or_default();
+                if !owners.contains(&a) {
+                    owners.push(a);
+                }
+            }
+        }
+        Index {
+            handled: clusters.iter().map(is_handled).collect(),
+            times,
+            entities: clusters.iter().map(super::entities::of_cluster).collect(),
+            spans: spans
+                .into_iter()
+                .map(|(k, (lo, hi))| (k, hi.saturating_sub(lo)))
+                .collect(),
+            trace_causes,
+        }
+    }
+
+    /// Whether cluster `a` occurs within `near` of `t`.
+    fn occurs_near(&self, a: usize, t: i64, near: i64) -> bool {
+        let times = &self.times[a];
+        let k = times.partition_point(|&x| x < t.saturating_sub(near));
+        times.get(k).is_some_and(|&x| x <= t.saturating_add(near))
+    }
+}
+
 /// Per cluster, what the attempt pass concluded.
 #[derive(Default, Clone)]
 struct AttemptLink {
@@ -271,6 +331,8 @@ pub fn correlate(
         }
     }
 
+    let index = Index::new(&clusters, &occurrences, &by_cluster);
+
     // 2. Links that need no attempt: chain, trace, statistics, entity.
     let group_of = |parent: &Vec<Option<(usize, Vec<Evidence>)>>, c: usize| -> usize {
         parent[c].as_ref().map_or(c, |(h, _)| *h)
@@ -291,7 +353,7 @@ pub fn correlate(
                 &occurrences,
                 &by_cluster,
                 &parent,
-                &handled,
+                &index,
                 true,
             )
             .filter(|(h, _)| !heads.contains_key(&group_of(&parent, *h)))
@@ -301,7 +363,7 @@ pub fn correlate(
             continue;
         }
         if let Some(found) = chain_link(c, &clusters, &parent, &is_head)
-            .or_else(|| trace_link(c, &clusters, &occurrences, &by_cluster, &parent))
+            .or_else(|| trace_link(c, &clusters, &occurrences, &by_cluster, &parent, &index))
             .or_else(|| {
                 request_link(
                     c,
@@ -309,11 +371,11 @@ pub fn correlate(
                     &occurrences,
                     &by_cluster,
                     &parent,
-                    &handled,
+                    &index,
                     false,
                 )
             })
-            .or_else(|| entity_link(c, &clusters, &occurrences, &by_cluster, &parent, &handled))
+            .or_else(|| entity_link(c, &clusters, &parent, &handled, &index))
             .or_else(|| down_link(c, &clusters, &occurrences, &by_cluster, &heads))
         {
             let (h, evidence) = found;
@@ -617,6 +679,7 @@ fn trace_link(
     occurrences: &[Occurrence],
     by_cluster: &[Vec<usize>],
     parent: &[Option<(usize, Vec<Evidence>)>],
+    index: &Index,
 ) -> Option<(usize, Evidence)> {
     let traced: Vec<u32> = by_cluster[c]
         .iter()
@@ -627,17 +690,12 @@ fn trace_link(
         return None;
     }
     let mut owners: HashMap<u32, BTreeSet<usize>> = HashMap::new();
-    let wanted: BTreeSet<u32> = traced.iter().copied().collect();
-    for o in occurrences {
-        let a = o.cluster as usize;
-        if a != c
-            && o.trace != 0
-            && wanted.contains(&o.trace)
-            && matches!(clusters[a].role, Role::Cause(_))
-            && clusters[a].stats.service == clusters[c].stats.service
-        {
-            let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
-            owners.entry(o.trace).or_default().insert(g);
+    for t in &traced {
+        for &a in index.trace_causes.get(t).into_iter().flatten() {
+            if a != c && clusters[a].stats.service == clusters[c].stats.service {
+                let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
+                owners.entry(*t).or_default().insert(g);
+            }
         }
     }
     let mut shared: HashMap<usize, u64> = HashMap::new();
@@ -673,15 +731,16 @@ fn request_link(
     occurrences: &[Occurrence],
     by_cluster: &[Vec<usize>],
     parent: &[Option<(usize, Vec<Evidence>)>],
-    handled: &[bool],
+    index: &Index,
     reports_only: bool,
 ) -> Option<(usize, Evidence)> {
+    let handled = &index.handled;
     let mine = &by_cluster[c];
     if mine.is_empty() || (matches!(clusters[c].role, Role::Noise) && !reports_only) {
         return None;
     }
     let service = &clusters[c].stats.service;
-    let span = service_span(occurrences, by_cluster, clusters, service).max(1) as f64;
+    let span = index.spans.get(service).copied().unwrap_or(0).max(1) as f64;
     // A bounded sample of ours: the share is what matters.
     let step = mine.len().div_ceil(MAX_SAMPLE).max(1);
     let sample: Vec<&Occurrence> = mine
@@ -715,7 +774,7 @@ fn request_link(
         theirs.sort_by_key(|p| p.t);
         let longest = theirs
             .iter()
-            .filter_map(|p| p.latency_ns)
+            .filter_map(|p| p.latency_ns())
             .max()
             .unwrap_or(0);
         let mut hits = 0u64;
@@ -798,7 +857,7 @@ fn near_in_time(a: &[usize], b: &[usize], occurrences: &[Occurrence]) -> bool {
 /// The time around one occurrence in which a related error is logged: a request's own span,
 /// a line's second.
 fn around(o: &Occurrence) -> (i64, i64) {
-    match o.latency_ns {
+    match o.latency_ns() {
         Some(latency) => (
             o.t.saturating_sub(REQUEST_SLACK_NS),
             o.t.saturating_add(latency).saturating_add(REQUEST_SLACK_NS),
@@ -810,31 +869,15 @@ fn around(o: &Occurrence) -> (i64, i64) {
     }
 }
 
-fn service_span(
-    occurrences: &[Occurrence],
-    by_cluster: &[Vec<usize>],
-    clusters: &[Cluster],
-    service: &str,
-) -> i64 {
-    let times = clusters
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.stats.service == service)
-        .flat_map(|(i, _)| by_cluster[i].iter().map(|&j| occurrences[j].t));
-    let (lo, hi) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
-    if lo > hi { 0 } else { hi - lo }
-}
-
 /// The same specific thing named by two clusters at the same time.
 fn entity_link(
     c: usize,
     clusters: &[Cluster],
-    occurrences: &[Occurrence],
-    by_cluster: &[Vec<usize>],
     parent: &[Option<(usize, Vec<Evidence>)>],
     handled: &[bool],
+    index: &Index,
 ) -> Option<(usize, Evidence)> {
-    let mine = super::entities::of_cluster(&clusters[c]);
+    let mine = &index.entities[c];
     let plain_failure = clusters[c].stats.severity() == crate::model::Severity::Default
         && super::cluster::FAILURE_WORDS.is_match(super::joiner::headline(
             clusters[c]
@@ -854,21 +897,16 @@ fn entity_link(
         {
             continue;
         }
-        let theirs = super::entities::of_cluster(&clusters[a]);
+        let theirs = &index.entities[a];
         let Some(shared) = mine.iter().find(|e| theirs.contains(*e)) else {
             continue;
         };
-        let near = by_cluster[c]
+        // Any instance: one database refusing two instances is one failure.
+        let near = index.times[c]
             .iter()
-            .filter(|&&i| {
-                let o = &occurrences[i];
-                // Any instance: one database refusing two instances is one failure.
-                by_cluster[a]
-                    .iter()
-                    .any(|&j| (occurrences[j].t - o.t).abs() <= ENTITY_NEAR_NS)
-            })
+            .filter(|&&t| index.occurs_near(a, t, ENTITY_NEAR_NS))
             .count();
-        let total = by_cluster[c].len();
+        let total = index.times[c].len();
         if total > 0 && near as f64 / total as f64 >= CONFIDENCE {
             let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
             return Some((

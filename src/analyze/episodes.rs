@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// After an exit, lines this close still belong to the attempt that exited.
 const AFTER_EXIT_NS: i64 = 10_000_000_000;
 
-/// One event, as much as the correlation needs of it.
+/// One event, as much as the correlation needs of it: kept small, there is one per event.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Occurrence {
     /// Index of its cluster.
@@ -20,8 +20,8 @@ pub struct Occurrence {
     pub t: i64,
     /// 0 when the entry had no trace.
     pub trace: u32,
-    /// How long the request took, for request logs.
-    pub latency_ns: Option<i64>,
+    /// How long the request took in milliseconds, for request logs (`u32::MAX` for none).
+    pub latency_ms: u32,
     /// Part of a handled report (a logging library's error block).
     pub handled: bool,
     pub severity: Severity,
@@ -42,26 +42,39 @@ pub struct Traffic {
     pub jobs: BTreeSet<String>,
 }
 
+impl Occurrence {
+    /// How long the request took, for request logs.
+    pub fn latency_ns(&self) -> Option<i64> {
+        (self.latency_ms != u32::MAX).then(|| i64::from(self.latency_ms) * 1_000_000)
+    }
+}
+
 impl Traffic {
     /// Records a request that went through.
     pub fn served(&mut self, service: &str, revision: Option<&str>, instance: u32, t: i64) {
-        *self
-            .by_minute
-            .entry(service.to_string())
-            .or_default()
-            .entry(t.div_euclid(60_000_000_000))
-            .or_default() += 1;
+        if !self.by_minute.contains_key(service) {
+            self.by_minute.insert(service.to_string(), BTreeMap::new());
+        }
+        if let Some(minutes) = self.by_minute.get_mut(service) {
+            *minutes.entry(t.div_euclid(60_000_000_000)).or_default() += 1;
+        }
         if instance != 0 {
             let w = self.by_instance.entry(instance).or_insert((t, t));
             w.0 = w.0.min(t);
             w.1 = w.1.max(t);
         }
         if let Some(r) = revision {
-            let revisions = self.by_revision.entry(service.to_string()).or_default();
-            if let Some(n) = revisions.get_mut(r) {
-                *n += 1;
-            } else {
-                revisions.insert(r.to_string(), 1);
+            if !self.by_revision.contains_key(service) {
+                self.by_revision
+                    .insert(service.to_string(), BTreeMap::new());
+            }
+            if let Some(revisions) = self.by_revision.get_mut(service) {
+                match revisions.get_mut(r) {
+                    Some(n) => *n += 1,
+                    None => {
+                        revisions.insert(r.to_string(), 1);
+                    }
+                }
             }
         }
     }

@@ -37,6 +37,18 @@ static LOG_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The message without the logging library's prefix (only when it has one).
 pub fn strip_log_prefix(line: &str) -> &str {
+    // Only a bracket, a digit or a level word can start a prefix: most lines skip the regex.
+    let starts = line.as_bytes().first().is_some_and(|b| {
+        b.is_ascii_digit()
+            || *b == b'['
+            || matches!(
+                b,
+                b'T' | b'D' | b'I' | b'N' | b'W' | b'E' | b'C' | b'F' | b'S'
+            )
+    });
+    if !starts {
+        return line;
+    }
     match LOG_PREFIX.find(line) {
         Some(m) if m.end() > 0 => &line[m.end()..],
         _ => line,
@@ -58,6 +70,20 @@ static HEADER: LazyLock<Regex> = LazyLock::new(|| {
     )
     .unwrap()
 });
+/// Whether a line introduces a block; a cheap look at its words first, the regex after.
+fn is_header(trimmed: &str) -> bool {
+    let maybe = trimmed.starts_with("---")
+        || trimmed.starts_with('*')
+        || trimmed.starts_with('/')
+        || trimmed.starts_with("node:")
+        || trimmed.starts_with("Uncaught")
+        || trimmed.starts_with("Unhandled")
+        || trimmed.starts_with("Error starting")
+        || trimmed.starts_with("APPLICATION")
+        || trimmed.contains("Exception in ");
+    maybe && HEADER.is_match(trimmed)
+}
+
 /// A handled report: the library says so, and the process carries on.
 static HANDLED_HEADER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^--- Logging error(?: in Loguru Handler #\d+)? ---\s*$").unwrap()
@@ -103,11 +129,11 @@ fn line_kind(line: &str) -> LineKind {
         || text.starts_with("panic: ")
         || text.starts_with("fatal error: ")
         || RUST_PANIC.is_match(text)
-        || RUBY_HEAD.is_match(trimmed)
+        || (trimmed.contains(":in ") && RUBY_HEAD.is_match(trimmed))
     {
         return LineKind::Start;
     }
-    if HEADER.is_match(trimmed) || (trimmed.is_empty() && text.len() < line.len()) {
+    if is_header(trimmed) || (trimmed.is_empty() && text.len() < line.len()) {
         // A logging prefix with no message: the lines after it are the message.
         return LineKind::Header;
     }
@@ -159,6 +185,10 @@ pub struct Joiner {
     /// of a block comes before its start.
     pending: HashMap<StreamKey, LogEntry>,
     pushed: u64,
+    /// Entries later, and earlier, than the one before: which way the file runs.
+    ascending: u64,
+    descending: u64,
+    previous: Option<DateTime<Utc>>,
 }
 
 impl Joiner {
@@ -169,6 +199,16 @@ impl Joiner {
     /// Takes the next entry in file order; finished events go to `emit`.
     pub fn push(&mut self, entry: LogEntry, emit: &mut impl FnMut(Event)) {
         self.pushed += 1;
+        if let (Some(prev), Some(now)) = (self.previous, entry.timestamp) {
+            match now.cmp(&prev) {
+                std::cmp::Ordering::Greater => self.ascending += 1,
+                std::cmp::Ordering::Less => self.descending += 1,
+                std::cmp::Ordering::Equal => {}
+            }
+        }
+        if entry.timestamp.is_some() {
+            self.previous = entry.timestamp;
+        }
         if self.pushed.is_multiple_of(512) {
             self.flush_idle(entry.timestamp, emit);
         }
@@ -222,7 +262,8 @@ impl Joiner {
             }
         }
         if kind == LineKind::Other {
-            if single_line {
+            // Only a newest-first file shows a block's end before its start.
+            if single_line && self.descending >= self.ascending {
                 self.pending.insert(key, entry);
             } else {
                 emit(event_of(std::slice::from_ref(&entry), false));
@@ -529,7 +570,7 @@ pub fn headline(message: &str) -> &str {
             }
             continue;
         }
-        if HEADER.is_match(line) || line.contains("APPLICATION FAILED TO START") {
+        if is_header(line) || line.contains("APPLICATION FAILED TO START") {
             fallback.get_or_insert(line);
             continue;
         }

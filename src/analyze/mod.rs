@@ -431,7 +431,12 @@ impl Clusters {
         if let Some(e) = &exception {
             stats.note_message(&e.message);
         }
-        if let Some(h) = &entry.http {
+        if let Some(h) = &entry.http
+            && h.status.is_some_and(|s| s >= 500)
+            && self.raw_template[id as usize].is_some()
+            && stats.routes.len() <= 3
+        {
+            // A failed request with a text: its route goes into the title.
             stats.note_route(&request_template(h));
         }
         let Some(t) = entry.timestamp.and_then(|t| t.timestamp_nanos_opt()) else {
@@ -460,14 +465,16 @@ impl Clusters {
             instance,
             t,
             trace,
-            latency_ns: entry
+            // Saturating: a latency from outside can be anything.
+            latency_ms: entry
                 .http
                 .as_ref()
                 .and_then(|h| h.latency_ms)
-                .map(|ms| (ms * 1e6) as i64),
+                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                .map_or(u32::MAX, |ms| (ms as u32).min(u32::MAX - 1)),
             handled,
             severity,
-            clean_exit: CLEAN_EXIT.is_match(&entry.message),
+            clean_exit: entry.message.contains('0') && CLEAN_EXIT.is_match(&entry.message),
         });
     }
 

@@ -78,9 +78,10 @@ pub fn parse_exception(text: &str) -> Option<Exception> {
         // `console.error("sweep failed", err)`: a message, then the exception on the same line,
         // then its frames.
         let first = lines.first()?;
-        let has_frames = lines[1..]
-            .iter()
-            .any(|l| NODE_FRAME.is_match(l) || JAVA_FRAME.is_match(l));
+        let has_frames = lines.len() > 1
+            && lines[1..]
+                .iter()
+                .any(|l| NODE_FRAME.is_match(l) || JAVA_FRAME.is_match(l));
         let at = EMBEDDED_EXCEPTION.find(first)?.start();
         if !has_frames || at == 0 {
             return None;
@@ -333,6 +334,7 @@ fn parse_ruby(lines: &[&str]) -> Option<Exception> {
     let (i, c) = lines
         .iter()
         .enumerate()
+        .filter(|(_, l)| l.contains(":in "))
         .find_map(|(i, l)| RUBY_HEAD.captures(l.trim_end()).map(|c| (i, c)))?;
     let mut frames = vec![Frame {
         file: c[1].to_string(),
