@@ -322,7 +322,7 @@ static STARTUP: LazyLock<Regex> = LazyLock::new(|| {
 });
 static EXIT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)container called exit\(\d+\)|container (?:terminated|exited)|exited with (?:code|status) [1-9]|\bexit status [1-9]|restarting (?:container|instance)|container restart|crashloop|back-off restarting|uncaught signal: \d+",
+        r"(?i)container called exit\([1-9]\d*\)|container (?:terminated|exited)|exited with (?:code|status) [1-9]|\bexit status [1-9]|restarting (?:container|instance)|container restart|crashloop|back-off restarting|uncaught signal: \d+",
     )
     .unwrap()
 });
@@ -346,7 +346,7 @@ static CONFIG: LazyLock<Regex> = LazyLock::new(|| {
 });
 pub static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:fail(?:s|ed|ure|ing)?|errors?|unable|cannot|can't|could not|couldn't|blocked|refused|denied|abort(?:ed|ing)?|exception|crash(?:ed)?|unavailable|timed? ?out|timeout|exceeded|invalid|missing|no such|panic|fatal|killed|unreachable|rejected|unauthori[sz]ed|ECONN\w+|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)\b",
+        r"(?i)\b(?:fail(?:s|ed|ure|ing)?|errors?|unable|cannot|can't|could not|couldn't|blocked|refused|denied|abort(?:ed|ing)?|exception|crash(?:ed)?|unavailable|timed? ?out|timeout|exceeded|invalid|missing|no such|not set|must be set|is required|unhandled|uncaught|declined|violat\w*|expired|deadlock|segmentation fault|panic|fatal|killed|unreachable|rejected|unauthori[sz]ed|ECONN\w+|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)\b",
     )
     .unwrap()
 });
@@ -412,7 +412,7 @@ pub fn classify(text: &str, stats: &ClusterStats) -> Role {
 
 static WRAPPER_KIND: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?:CancelledError|TimeoutError|TimeoutException|DeadlineExceeded|RetryError|ExecutionException|CompletionException|UndeclaredThrowableException|InvocationTargetException|UncheckedExecutionException|ExceptionGroup|BaseExceptionGroup|AbortError|TimeoutExpired)$",
+        r"^(?:CancelledError|TimeoutError|TimeoutException|DeadlineExceeded|RetryError|ExecutionException|CompletionException|UndeclaredThrowableException|InvocationTargetException|UncheckedExecutionException|ExceptionGroup|BaseExceptionGroup|AbortError|TimeoutExpired|AggregateException|TargetInvocationException)$",
     )
     .unwrap()
 });

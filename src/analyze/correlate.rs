@@ -952,6 +952,10 @@ fn down_link(
         })
         .count();
     let total = by_cluster[c].len();
+    // "The instance could not start": a start-up failure, whenever in the window, is the
+    // crash loop's when there is one.
+    let says_not_started = clusters[c].role == Role::Symptom(SymptomKind::StartupFailure);
+    let inside = if says_not_started { total } else { inside };
     (attempts.len() >= 2 && inside as f64 / total as f64 >= CONFIDENCE).then(|| {
         (
             *h,

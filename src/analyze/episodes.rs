@@ -102,6 +102,11 @@ pub struct Attempt {
 
 /// Whether an occurrence of this cluster ends an attempt.
 fn ends_attempt(c: &Cluster) -> bool {
+    if !c.stats.http_statuses.is_empty() {
+        // A request that failed because no instance started ends nothing: it is not a line
+        // of the instance's life.
+        return false;
+    }
     match c.role {
         Role::Symptom(SymptomKind::Exit) => true,
         // The platform gave up on the instance; an application's own "startup failed" is

@@ -94,7 +94,7 @@ static GO_FUNC: LazyLock<Regex> = LazyLock::new(|| {
 /// `Type: message` or a bare `Type`, where the type looks like an exception class.
 pub static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?:Exception in thread .+? |Uncaught (?:exception:? )?|Unhandled (?:rejection|exception):? )?((?:[A-Za-z_][\w$]*\.)*(?:[A-Z][\w$]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure|Panic))(?::\s?(.*))?$",
+        r"^(?:Exception in thread .+? |Uncaught (?:exception:? )?|Unhandled (?:rejection|exception)[:.]? |---> )?((?:[A-Za-z_][\w$]*\.)*(?:[A-Z][\w$]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure|Panic))(?::\s?(.*))?$",
     )
     .unwrap()
 });
@@ -128,6 +128,7 @@ fn line_kind(line: &str) -> LineKind {
     if trimmed == PY_START
         || text.starts_with("panic: ")
         || text.starts_with("fatal error: ")
+        || text.starts_with("http: panic serving ")
         || RUST_PANIC.is_match(text)
         || (trimmed.contains(":in ") && RUBY_HEAD.is_match(trimmed))
     {
@@ -156,6 +157,8 @@ fn is_continuation(trimmed: &str) -> bool {
         || trimmed == "Require stack:"
         || trimmed == "Call stack:"
         || trimmed == "--- End of logging error ---"
+        || trimmed.starts_with("--- End of inner exception stack trace")
+        || trimmed.starts_with("--- End of stack trace from previous location")
         || trimmed == "Description:"
         || trimmed == "Action:"
         || trimmed.starts_with("created by ")
@@ -388,7 +391,10 @@ impl Block {
             return None;
         } else if trimmed == PY_START {
             Mode::Python
-        } else if text.starts_with("panic: ") || text.starts_with("fatal error: ") {
+        } else if text.starts_with("panic: ")
+            || text.starts_with("fatal error: ")
+            || text.starts_with("http: panic serving ")
+        {
             Mode::Go
         } else if RUST_PANIC.is_match(text) {
             Mode::Rust
@@ -473,7 +479,7 @@ impl Block {
                 }
                 true
             }
-            Mode::Python => self.python(message, trimmed),
+            Mode::Python => self.python(message, trimmed, tight),
             Mode::JavaNode => {
                 if is_indented(message) || is_continuation(trimmed) {
                     return true;
@@ -499,7 +505,7 @@ impl Block {
         }
     }
 
-    fn python(&mut self, line: &str, trimmed: &str) -> bool {
+    fn python(&mut self, line: &str, trimmed: &str, tight: bool) -> bool {
         if CHAIN_MARKERS.contains(&trimmed) {
             self.chained = true;
             self.ended = false;
@@ -512,14 +518,21 @@ impl Block {
             return continues;
         }
         if self.ended {
-            // What a logging error prints after its traceback, and the detail lines of an
-            // exception's message (gRPC's `status = …`, `details = …`).
+            // What a logging error prints after its traceback, the detail lines of an
+            // exception's message (gRPC's `status = …`, pydantic's fields), and the rest of
+            // the same write.
             return is_indented(line)
+                || (tight
+                    && strip_log_prefix(line).len() == line.len()
+                    && trimmed != PY_START
+                    && !EXCEPTION_LINE.is_match(trimmed))
                 || (self.handled
                     && (trimmed == "Call stack:"
                         || trimmed.starts_with("Message: ")
                         || trimmed.starts_with("Arguments: ")
-                        || trimmed == "--- End of logging error ---"));
+                        || trimmed == "--- End of logging error ---"
+                        || trimmed.starts_with("--- End of inner exception stack trace")
+                        || trimmed.starts_with("--- End of stack trace from previous location")));
         }
         if is_indented(line) {
             return true;

@@ -402,6 +402,11 @@ impl Clusters {
                     .unwrap_or_default();
                 self.signature_cluster(format!("{service}\nrequest:{h}"), &service, None)
             }
+            None if CLEAN_EXIT.is_match(joiner::headline(&entry.message)) => {
+                // A process that finished is not a crash: never one cluster with exit(1).
+                let line = miner::mask(joiner::headline(&entry.message)).replace("<*>", "0");
+                self.signature_cluster(format!("{service}\nline:{line}"), &service, None)
+            }
             None => {
                 let key = self.miner.add(joiner::headline(&entry.message));
                 match self.by_template.get(&(service.clone(), key)) {
@@ -590,6 +595,7 @@ fn signature_template(key: &str, stats: &ClusterStats) -> String {
         Some(e) => e.kind.clone(),
         None => key
             .split_once("\nrequest:")
+            .or_else(|| key.split_once("\nline:"))
             .map_or_else(String::new, |(_, r)| r.to_string()),
     }
 }

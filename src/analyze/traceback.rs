@@ -238,7 +238,11 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
     let mut chain: Vec<(String, String, Vec<Frame>)> = Vec::new();
     for line in lines {
         let trimmed = strip_log_prefix(line).trim();
-        let (is_cause, candidate) = match trimmed.strip_prefix("Caused by: ") {
+        // Java's `Caused by:` and .NET's ` ---> ` name the inner exception.
+        let (is_cause, candidate) = match trimmed
+            .strip_prefix("Caused by: ")
+            .or_else(|| trimmed.strip_prefix("---> "))
+        {
             Some(rest) => (true, rest),
             None => (false, trimmed),
         };
@@ -275,7 +279,7 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
             }
             continue;
         }
-        if line.starts_with(' ') || line.starts_with('\t') {
+        if (line.starts_with(' ') || line.starts_with('\t')) && !is_cause {
             continue;
         }
         if let Some(c) = EXCEPTION_LINE.captures(candidate)
@@ -294,12 +298,22 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
 }
 
 fn parse_go(lines: &[&str]) -> Option<Exception> {
-    let first = lines
-        .iter()
-        .position(|l| l.starts_with("panic: ") || l.starts_with("fatal error: "))?;
-    let (kind, message) = match lines[first].split_once(": ") {
-        Some((k, m)) => (k.to_string(), m.trim().to_string()),
-        None => ("panic".to_string(), String::new()),
+    let first = lines.iter().position(|l| {
+        let l = strip_log_prefix(l);
+        l.starts_with("panic: ")
+            || l.starts_with("fatal error: ")
+            || l.starts_with("http: panic serving ")
+    })?;
+    let head = strip_log_prefix(lines[first]);
+    let (kind, message) = if let Some(rest) = head.strip_prefix("http: panic serving ") {
+        // net/http recovered a handler's panic: `http: panic serving ADDR: MESSAGE`.
+        let message = rest.split_once(": ").map_or(rest, |(_, m)| m);
+        ("panic".to_string(), message.trim().to_string())
+    } else {
+        match head.split_once(": ") {
+            Some((k, m)) => (k.to_string(), m.trim().to_string()),
+            None => ("panic".to_string(), String::new()),
+        }
     };
     let mut frames = Vec::new();
     let mut function: Option<&str> = None;
