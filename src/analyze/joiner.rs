@@ -613,7 +613,10 @@ fn event_of(lines: &[LogEntry], handled: bool) -> Event {
         entry.severity = Severity::Error;
     }
     Event {
-        handled: handled || HANDLED_HEADER.is_match(first_line(&entry.message).trim()),
+        handled: handled || {
+            let first = first_line(&entry.message).trim();
+            first.starts_with("--- Logging error") && HANDLED_HEADER.is_match(first)
+        },
         entry,
         exception,
         entries: lines.len() as u64,
