@@ -191,6 +191,12 @@ fn ser_rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S
     s.serialize_str(&rfc3339(t))
 }
 
+/// The longest duration accepted from outside: a hundred years, so that `now ± d` can never
+/// leave chrono's range and panic a worker.
+fn max_duration() -> chrono::Duration {
+    chrono::Duration::days(36_500)
+}
+
 /// Parses durations such as `30s`, `15m`, `1h`, `7d`, `1h30m`.
 pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
     let text = text.trim();
@@ -220,7 +226,11 @@ pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
                 ));
             }
         };
-        total += unit.ok_or_else(|| format!("duration {text:?} is too large"))?;
+        let unit = unit.ok_or_else(|| format!("duration {text:?} is too large"))?;
+        total = total
+            .checked_add(&unit)
+            .filter(|t| *t <= max_duration())
+            .ok_or_else(|| format!("duration {text:?} is too large (at most 36500d)"))?;
     }
     if !digits.is_empty() {
         return Err(format!(
@@ -252,5 +262,10 @@ mod tests {
         assert_eq!(parse_duration("7d"), Ok(chrono::Duration::days(7)));
         assert!(parse_duration("10").unwrap_err().contains("needs a unit"));
         assert!(parse_duration("3y").unwrap_err().contains("unknown unit"));
+        // A hostile comment's duration is an error, never an overflow that panics.
+        let huge = parse_duration("9223372036854775s9223372036854775s").unwrap_err();
+        assert!(huge.contains("too large"), "{huge}");
+        assert!(parse_duration("36501d").unwrap_err().contains("too large"));
+        assert!(parse_duration("36500d").is_ok());
     }
 }

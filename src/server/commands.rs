@@ -227,6 +227,9 @@ mod tests {
                 window: Some(chrono::Duration::minutes(30))
             })
         );
+        // A window that would overflow time is a reply, never a panic of the worker.
+        let err = one("/gardener sweep last 9223372036854775s9223372036854775s").unwrap_err();
+        assert!(format!("{err:?}").contains("too large"), "{err:?}");
     }
 
     #[test]
