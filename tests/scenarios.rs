@@ -32,11 +32,10 @@ struct ExpectedRootCause {
 /// Scenarios the engine still gets wrong, named so that the rest cannot regress: a listed
 /// scenario that starts passing fails the test too, so the list only shrinks. Each is a known
 /// miss of issue 7, shown in the README's table.
-const KNOWN_MISSES: [&str; 5] = [
+const KNOWN_MISSES: [&str; 4] = [
     "platform-request-timeout-export",
     "platform-wrong-port-startup-probe",
     "val-py-django-refund-missing-migration",
-    "val-rails-sidekiq-db-refused-crashloop",
     "val-webflux-checkout-inventory-refused",
 ];
 

@@ -28,6 +28,7 @@ static LOG_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
         (?:\[[^\]\n]{1,40}\]\ ?)*                                   # [time] [pid] [LEVEL]
         (?:\d{4}[-/]\d\d[-/]\d\d[T\ ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)?
         (?:\[[^\]\n]{1,40}\]\ ?)*
+        (?:[a-z]\w{0,15}=[^\s=]{1,40}\ +){0,4}                          # pid=1 tid=sll
         (?:(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|SEVERE)(?::\ *|\ +))?
         (?:\d+\ ---\ (?:\[[^\]\n]*\]\ *)+[\w.$\[\]/-]+\ *:\ ?)?      # Spring: 1 --- [app] [main] logger :
         ",
@@ -625,7 +626,7 @@ fn event_of(lines: &[LogEntry], handled: bool) -> Event {
 
 static LEVEL_WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?ix)^(?:\[[^\]\n]{1,40}\]\ ?|\d{4}[-/]\d\d[-/]\d\d[T\ ][\d:.,]+(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)*
+        r#"(?ix)^(?:\[[^\]\n]{1,40}\]\ ?|\d{4}[-/]\d\d[-/]\d\d[T\ ][\d:.,]+(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)*(?:[a-z]\w{0,15}=[^\s=]{1,40}\ +){0,4}
         \[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRITICAL|FATAL|SEVERE|PANIC|ALERT|EMERG)\]?(?::|\ |$)
         |\blevel=\"?(trace|debug|info|notice|warn|warning|error|critical|fatal|panic)\b
         |"(?:level|severity)"\s*:\s*"(trace|debug|info|notice|warn|warning|error|critical|fatal|panic)""#,
@@ -946,6 +947,10 @@ Consider defining a bean of type 'X' in your configuration.";
         );
         assert_eq!(infer_severity("KeyError: 'DATABASE_URL'"), Severity::Error);
         assert_eq!(infer_severity("listening on :8080"), Severity::Default);
+        assert_eq!(
+            infer_severity("2025-08-14T03:01:19.238Z pid=1 tid=sll WARN: retry"),
+            Severity::Warning
+        );
     }
 
     #[test]
