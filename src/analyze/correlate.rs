@@ -31,6 +31,8 @@ const REQUEST_SLACK_NS: i64 = 1_000_000_000;
 const MAX_SAMPLE: usize = 500;
 /// Two things named together: within this much of each other.
 const ENTITY_NEAR_NS: i64 = 60_000_000_000;
+/// The same address or host, failing two ways: within this much of each other.
+const UPSTREAM_NEAR_NS: i64 = 15 * 60_000_000_000;
 /// A symptom inside a crash loop's span, give or take this much.
 const DOWN_SLACK_NS: i64 = 120_000_000_000;
 
@@ -901,10 +903,16 @@ fn entity_link(
         let Some(shared) = mine.iter().find(|e| theirs.contains(*e)) else {
             continue;
         };
-        // Any instance: one database refusing two instances is one failure.
+        // Any instance: one database refusing two instances is one failure. An address or a
+        // host failing two ways in one stretch of the window is one upstream down.
+        let reach = if shared.starts_with("address ") || shared.starts_with("host ") {
+            UPSTREAM_NEAR_NS
+        } else {
+            ENTITY_NEAR_NS
+        };
         let near = index.times[c]
             .iter()
-            .filter(|&&t| index.occurs_near(a, t, ENTITY_NEAR_NS))
+            .filter(|&&t| index.occurs_near(a, t, reach))
             .count();
         let total = index.times[c].len();
         if total > 0 && near as f64 / total as f64 >= CONFIDENCE {
@@ -914,7 +922,7 @@ fn entity_link(
                 Evidence {
                     kind: EvidenceKind::Entity,
                     detail: format!(
-                        "names the same {} as the cause, within a minute of it in {near} of {total} case{}",
+                        "names the same {} as the cause, near it in time in {near} of {total} case{}",
                         shared,
                         plural(total)
                     ),

@@ -147,8 +147,10 @@ fn parse_python(lines: &[&str]) -> Option<Exception> {
             in_traceback = false;
         }
     }
-    // Python prints the original exception first and the ones it caused after it.
+    // Python prints the original exception first and the ones it caused after it. Each part
+    // of a Python chain shows only its own frames, so frames in the service's code say where.
     pick_cause(
+        true,
         chain
             .into_iter()
             .map(|(kind, message, frames, details)| (kind, with_details(message, &details), frames))
@@ -161,7 +163,10 @@ fn parse_python(lines: &[&str]) -> Option<Exception> {
 /// innermost that says where (raised through the service's own code, or naming an address,
 /// host, module or variable); a library's `KeyError` translated into a meaningful `OSError`
 /// is told by the translation.
-fn pick_cause(chain: Vec<(String, String, Vec<Frame>)>) -> Option<Exception> {
+fn pick_cause(
+    frames_say_where: bool,
+    chain: Vec<(String, String, Vec<Frame>)>,
+) -> Option<Exception> {
     let exceptions: Vec<Exception> = chain
         .into_iter()
         .map(|(kind, message, frames)| Exception {
@@ -173,10 +178,10 @@ fn pick_cause(chain: Vec<(String, String, Vec<Frame>)>) -> Option<Exception> {
         .collect();
     let best = (0..exceptions.len()).min_by_key(|&i| {
         let e = &exceptions[i];
-        let says_where = e
-            .frames
-            .iter()
-            .any(|f| super::cluster::in_app_path(f, "").is_some())
+        let says_where = (frames_say_where
+            && e.frames
+                .iter()
+                .any(|f| super::cluster::in_app_path(f, "").is_some()))
             || super::entities::names_something(&e.message);
         (
             super::cluster::is_wrapper("", Some(e)),
@@ -292,9 +297,10 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
             ));
         }
     }
-    // Java's innermost cause is the last `Caused by:`.
+    // Java's innermost cause is the last `Caused by:`. Only the outermost shows the service's
+    // frames there, so only what a message names says where.
     chain.reverse();
-    pick_cause(chain)
+    pick_cause(false, chain)
 }
 
 fn parse_go(lines: &[&str]) -> Option<Exception> {
