@@ -757,3 +757,39 @@ fn serve_names_a_missing_or_bad_setting_and_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("SWEEP_INTERVAL"), "{}", stderr(&out));
 }
+
+#[test]
+fn timestamps_at_the_ends_of_time_and_absurd_latencies_never_crash_a_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |t: &str, log: &str, text: &str| {
+        json!({
+            "textPayload": text, "timestamp": t, "severity": "ERROR",
+            "logName": format!("projects/p/logs/run.googleapis.com%2F{log}"),
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "s"}},
+            "labels": {"instanceId": "a"},
+            "httpRequest": {"requestMethod": "GET", "requestUrl": "/x", "status": 500,
+                            "latency": "99999999999.5s"},
+        })
+    };
+    let path = jsonl(
+        &dir,
+        "extreme.jsonl",
+        &[
+            line(
+                "1678-01-01T00:00:00Z",
+                "stderr",
+                "Traceback (most recent call last):",
+            ),
+            line(
+                "1678-01-01T00:00:01Z",
+                "varlog%2Fsystem",
+                "Container called exit(1).",
+            ),
+            line("2261-12-31T00:00:00Z", "stderr", "ValueError: late"),
+            line("2261-12-31T00:00:02Z", "requests", "GET /x 500"),
+        ],
+    );
+    let result = sweep_json(&path, &[]);
+    assert_eq!(result["totals"]["entries"], 4);
+    assert!(!root_causes(&result).is_empty());
+}

@@ -956,7 +956,7 @@ fn down_link(
         .iter()
         .filter(|&&i| {
             let t = occurrences[i].t;
-            t >= lo - DOWN_SLACK_NS && t <= hi + DOWN_SLACK_NS
+            t >= lo.saturating_sub(DOWN_SLACK_NS) && t <= hi.saturating_add(DOWN_SLACK_NS)
         })
         .count();
     let total = by_cluster[c].len();

@@ -153,8 +153,8 @@ fn split_instance(
         let cluster = &clusters[o.cluster as usize];
         if let Some(e) = end {
             // After the exit: its echoes stay, anything else begins the next attempt.
-            let echo =
-                !matches!(cluster.role, Role::Cause(_)) && o.t - occurrences[e].t <= AFTER_EXIT_NS;
+            let echo = !matches!(cluster.role, Role::Cause(_))
+                && o.t.saturating_sub(occurrences[e].t) <= AFTER_EXIT_NS;
             if !echo {
                 out.push(Attempt {
                     range: start..i,
