@@ -76,6 +76,8 @@ pub struct Group {
 /// the entities each cluster names, each service's span, and which causes own a trace.
 struct Index {
     handled: Vec<bool>,
+    /// Plain text that says something failed.
+    says_failure: Vec<bool>,
     times: Vec<Vec<i64>>,
     entities: Vec<BTreeSet<String>>,
     spans: HashMap<String, i64>,
@@ -83,15 +85,13 @@ struct Index {
 }
 
 impl Index {
-    fn new(clusters: &[Cluster], occurrences: &[Occurrence], by_cluster: &[Vec<usize>]) -> Self {
-        let times: Vec<Vec<i64>> = by_cluster
-            .iter()
-            .map(|list| {
-                let mut t: Vec<i64> = list.iter().map(|&i| occurrences[i].t).collect();
-                t.sort_unstable();
-                t
-            })
-            .collect();
+    fn new(
+        clusters: &[Cluster],
+        occurrences: &[Occurrence],
+        times: Vec<Vec<i64>>,
+        entities: Vec<BTreeSet<String>>,
+        says_failure: Vec<bool>,
+    ) -> Self {
         let mut spans: HashMap<String, (i64, i64)> = HashMap::new();
         for (c, t) in times.iter().enumerate() {
             if let (Some(&lo), Some(&hi)) = (t.first(), t.last()) {
@@ -114,8 +114,9 @@ impl Index {
         }
         Index {
             handled: clusters.iter().map(is_handled).collect(),
+            says_failure,
             times,
-            entities: clusters.iter().map(super::entities::of_cluster).collect(),
+            entities,
             spans: spans
                 .into_iter()
                 .map(|(k, (lo, hi))| (k, hi.saturating_sub(lo)))
@@ -126,10 +127,32 @@ impl Index {
 
     /// Whether cluster `a` occurs within `near` of `t`.
     fn occurs_near(&self, a: usize, t: i64, near: i64) -> bool {
-        let times = &self.times[a];
-        let k = times.partition_point(|&x| x < t.saturating_sub(near));
-        times.get(k).is_some_and(|&x| x <= t.saturating_add(near))
+        has_near(&self.times[a], t, near)
     }
+}
+
+/// Each cluster's occurrence times, sorted.
+fn sorted_times(occurrences: &[Occurrence], by_cluster: &[Vec<usize>]) -> Vec<Vec<i64>> {
+    by_cluster
+        .iter()
+        .map(|list| {
+            let mut t: Vec<i64> = list.iter().map(|&i| occurrences[i].t).collect();
+            t.sort_unstable();
+            t
+        })
+        .collect()
+}
+
+/// Whether sorted `times` hold one within `near` of `t`.
+fn has_near(times: &[i64], t: i64, near: i64) -> bool {
+    let k = times.partition_point(|&x| x < t.saturating_sub(near));
+    times.get(k).is_some_and(|&x| x <= t.saturating_add(near))
+}
+
+/// Whether most of the times `a` come within `near` of one of the sorted times `b`.
+fn mostly_near(a: &[i64], b: &[i64], near: i64) -> bool {
+    let hits = a.iter().filter(|&&t| has_near(b, t, near)).count();
+    !a.is_empty() && hits as f64 / a.len() as f64 >= CONFIDENCE
 }
 
 /// Per cluster, what the attempt pass concluded.
@@ -204,9 +227,8 @@ pub fn correlate(
     // A cluster that heads fewer attempts than it follows another head in is a member.
     let mut parent: Vec<Option<(usize, Vec<Evidence>)>> = vec![None; n];
     let mut is_head = vec![false; n];
-    for (&h, list) in &heads {
+    for &h in heads.keys() {
         is_head[h] = true;
-        let _ = list;
     }
     let mut member_of: Vec<Option<(usize, AttemptLink)>> = vec![None; n];
     for ((c, h), link) in &links {
@@ -275,6 +297,15 @@ pub fn correlate(
         }
     }
 
+    let times = sorted_times(&occurrences, &by_cluster);
+    let entities: Vec<BTreeSet<String>> =
+        clusters.iter().map(super::entities::of_cluster).collect();
+    let specific = |c: usize| {
+        entities[c]
+            .iter()
+            .filter(|e| super::entities::is_specific(e))
+    };
+
     // Two crash causes that name the same address, host, module or variable at the same time
     // are one failure (instances that lose the database, and new ones that cannot reach it).
     let mut head_list: Vec<usize> = (0..n)
@@ -282,23 +313,21 @@ pub fn correlate(
         .collect();
     head_list.sort_by_key(|h| (std::cmp::Reverse(heads.get(h).map_or(0, Vec::len)), *h));
     for (k, &small) in head_list.iter().enumerate().rev() {
-        let named = super::entities::specific(&clusters[small]);
+        let named: BTreeSet<&String> = specific(small).collect();
         if named.is_empty() {
             continue;
         }
         let Some(&big) = head_list[..k].iter().find(|&&big| {
             parent[big].is_none()
                 && clusters[big].stats.service == clusters[small].stats.service
-                && super::entities::specific(&clusters[big])
-                    .iter()
-                    .any(|e| named.contains(e))
-                && near_in_time(&by_cluster[small], &by_cluster[big], &occurrences)
+                && specific(big).any(|e| named.contains(e))
+                && mostly_near(&times[small], &times[big], ENTITY_NEAR_NS)
         }) else {
             continue;
         };
-        let shared = super::entities::specific(&clusters[big])
-            .into_iter()
+        let shared = specific(big)
             .find(|e| named.contains(e))
+            .cloned()
             .unwrap_or_default();
         is_head[small] = false;
         parent[small] = Some((
@@ -333,7 +362,7 @@ pub fn correlate(
         }
     }
 
-    let index = Index::new(&clusters, &occurrences, &by_cluster);
+    let index = Index::new(&clusters, &occurrences, times, entities, says_failure);
 
     // 2. Links that need no attempt: chain, trace, statistics, entity.
     let group_of = |parent: &Vec<Option<(usize, Vec<Evidence>)>>, c: usize| -> usize {
@@ -841,21 +870,6 @@ fn request_link(
     ))
 }
 
-/// Whether most of `a`'s occurrences come within a minute of one of `b`'s.
-fn near_in_time(a: &[usize], b: &[usize], occurrences: &[Occurrence]) -> bool {
-    let mut times: Vec<i64> = b.iter().map(|&j| occurrences[j].t).collect();
-    times.sort_unstable();
-    let near = a
-        .iter()
-        .filter(|&&i| {
-            let t = occurrences[i].t;
-            let k = times.partition_point(|&x| x < t - ENTITY_NEAR_NS);
-            times.get(k).is_some_and(|&x| x <= t + ENTITY_NEAR_NS)
-        })
-        .count();
-    !a.is_empty() && near as f64 / a.len() as f64 >= CONFIDENCE
-}
-
 /// The time around one occurrence in which a related error is logged: a request's own span,
 /// a line's second.
 fn around(o: &Occurrence) -> (i64, i64) {
@@ -880,14 +894,8 @@ fn entity_link(
     index: &Index,
 ) -> Option<(usize, Evidence)> {
     let mine = &index.entities[c];
-    let plain_failure = clusters[c].stats.severity() == crate::model::Severity::Default
-        && super::cluster::FAILURE_WORDS.is_match(super::joiner::headline(
-            clusters[c]
-                .stats
-                .examples
-                .first()
-                .map_or("", String::as_str),
-        ));
+    let plain_failure =
+        clusters[c].stats.severity() == crate::model::Severity::Default && index.says_failure[c];
     if mine.is_empty() || (matches!(clusters[c].role, Role::Noise) && !plain_failure) {
         return None;
     }

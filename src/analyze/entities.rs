@@ -60,13 +60,10 @@ pub fn of_cluster(c: &Cluster) -> BTreeSet<String> {
     out
 }
 
-/// What a cluster names that is specific enough to join two causes: addresses, hosts,
-/// modules, variables, files (not a bare quoted word).
-pub fn specific(c: &Cluster) -> BTreeSet<String> {
-    of_cluster(c)
-        .into_iter()
-        .filter(|e| !e.starts_with('\''))
-        .collect()
+/// Whether an entity of [`of_cluster`] is specific enough to join two causes: an address, a
+/// host, a module, a variable, a file (not a bare quoted word).
+pub fn is_specific(entity: &str) -> bool {
+    !entity.starts_with('\'')
 }
 
 /// Whether a message names a specific place or thing: an address, a host, a module, a

@@ -300,13 +300,13 @@ impl Joiner {
     /// Closes runs whose stream has been quiet for a while, so memory does not grow.
     fn flush_idle(&mut self, now: Option<DateTime<Utc>>, emit: &mut impl FnMut(Event)) {
         let Some(now) = now else { return };
+        let quiet = |t: Option<DateTime<Utc>>| {
+            t.is_some_and(|t| (now - t).num_milliseconds().abs() > 5 * JOIN_GAP_MS)
+        };
         let idle: Vec<_> = self
             .open
             .iter()
-            .filter(|(_, run)| {
-                run.last
-                    .is_some_and(|t| (now - t).num_milliseconds().abs() > 5 * JOIN_GAP_MS)
-            })
+            .filter(|(_, run)| quiet(run.last))
             .map(|(k, _)| k.clone())
             .collect();
         for key in idle {
@@ -314,16 +314,13 @@ impl Joiner {
                 close(run, emit);
             }
         }
-        let quiet: Vec<_> = self
+        let held: Vec<_> = self
             .pending
             .iter()
-            .filter(|(_, e)| {
-                e.timestamp
-                    .is_some_and(|t| (now - t).num_milliseconds().abs() > 5 * JOIN_GAP_MS)
-            })
+            .filter(|(_, e)| quiet(e.timestamp))
             .map(|(k, _)| k.clone())
             .collect();
-        for key in quiet {
+        for key in held {
             if let Some(e) = self.pending.remove(&key) {
                 emit(event_of(std::slice::from_ref(&e), false));
             }
@@ -667,12 +664,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    const PYTHON: &str = "Traceback (most recent call last):
-  File \"/app/netra_backend/app/main.py\", line 12, in <module>
-    from netra_backend.app.middleware import gcp_auth_context_middleware
-  File \"/app/netra_backend/app/middleware/gcp_auth_context_middleware.py\", line 23, in <module>
-    from netra_backend.app.services.monitoring import set_request_context
-ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'";
+    use crate::analyze::traceback::tests::PYTHON;
 
     fn line(text: &str, instance: &str, micros: i64) -> LogEntry {
         let mut e = LogEntry::new(text);

@@ -5,7 +5,6 @@
 use super::Cluster;
 use super::cluster::Role;
 use super::joiner::{headline, strip_log_prefix};
-use super::miner;
 
 /// The title of a root cause headed by `head`.
 pub fn title(head: &Cluster) -> String {
@@ -17,7 +16,7 @@ pub fn title(head: &Cluster) -> String {
                 .iter()
                 .map(|m| format!("{}: {m}", e.kind))
                 .collect();
-            let title = sharpen(&head.template, &messages, &|m| miner::mask(m));
+            let title = sharpen(&head.template, &messages);
             // A structured log that says what it was doing names what failed when the
             // exception does not (`AxiosError: Request failed with status code 503`).
             let said: Vec<&str> = head.stats.examples.iter().map(|x| headline(x)).collect();
@@ -63,12 +62,12 @@ fn sharpen_template(c: &Cluster) -> String {
         .map(|e| headline(e).to_string())
         .collect();
     let template = headline(&c.template).to_string();
-    sharpen(&template, &lines, &|m| miner::mask(m))
+    sharpen(&template, &lines)
 }
 
 /// Puts back what a template masked but every example says the same way (the address that
 /// refused, the module), and the host of a URL whose path varies.
-fn sharpen(template: &str, examples: &[String], _mask: &dyn Fn(&str) -> String) -> String {
+fn sharpen(template: &str, examples: &[String]) -> String {
     if examples.is_empty() || !template.contains("<*>") {
         return template.to_string();
     }
@@ -165,16 +164,12 @@ mod tests {
         let t = sharpen(
             "HTTPError: <*> Server Error: Service Unavailable for url: <*>",
             &examples,
-            &|m| miner::mask(m),
         );
         assert_eq!(
             t,
             "HTTPError: 503 Server Error: Service Unavailable for url: https://payments.internal.example.com/<*>"
         );
         let varying = vec!["user 17 failed".to_string(), "user 18 failed".to_string()];
-        assert_eq!(
-            sharpen("user <*> failed", &varying, &|m| miner::mask(m)),
-            "user <*> failed"
-        );
+        assert_eq!(sharpen("user <*> failed", &varying), "user <*> failed");
     }
 }

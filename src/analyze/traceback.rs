@@ -404,10 +404,10 @@ fn parse_rust(lines: &[&str]) -> Option<Exception> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const PYTHON: &str = "Traceback (most recent call last):
+    pub(crate) const PYTHON: &str = "Traceback (most recent call last):
   File \"/app/netra_backend/app/main.py\", line 12, in <module>
     from netra_backend.app.middleware import gcp_auth_context_middleware
   File \"/app/netra_backend/app/middleware/gcp_auth_context_middleware.py\", line 23, in <module>
