@@ -257,7 +257,8 @@ pub(crate) fn window_from_flags(
 }
 
 async fn sweep(args: SweepArgs) -> CliResult {
-    let credentials = crate::github::Credentials::from_env();
+    let credentials =
+        crate::github::Credentials::from_env().map_err(|e| CliError::usage(format!("{e:#}")))?;
     let repo = match (&args.repo, credentials) {
         (Some(name), Some(credentials)) => {
             crate::github::check_repo_name(name).map_err(|e| CliError::usage(e.to_string()))?;

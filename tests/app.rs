@@ -226,6 +226,116 @@ async fn read_only_users_and_bots_cannot_run_commands() {
 }
 
 #[tokio::test]
+async fn a_hostile_comment_or_payload_never_stops_the_worker() {
+    let h = Harness::new().await;
+    let chat = h.help_issue();
+    // Someone with no permission at all, and a window that overflows time: refused unread.
+    let (_, mallory) = h
+        .comment(
+            chat,
+            "mallory",
+            "User",
+            "/gardener sweep last 9223372036854775s9223372036854775s",
+        )
+        .await;
+    h.idle().await;
+    assert!(h.github.reactions(REPO, mallory).is_empty());
+    assert!(
+        h.replies(chat)
+            .last()
+            .is_some_and(|c| c.body.contains("Sorry @mallory")),
+        "{:?}",
+        h.replies(chat)
+    );
+    // A maintainer's overflowing durations are answered as errors, not run.
+    let (_, alice) = h
+        .comment(
+            chat,
+            "alice",
+            "User",
+            "/gardener ignore for 9223372036854775s\n/gardener sweep last 9223372036854775807d",
+        )
+        .await;
+    assert!(h.done(alice).await.contains(&"confused".to_string()));
+    let replies = h.replies(chat);
+    assert!(
+        replies[replies.len() - 2..]
+            .iter()
+            .all(|c| c.body.contains("I could not read")),
+        "{replies:?}"
+    );
+    // Commands hidden in an HTML comment or inline code are not commands.
+    let before = h.replies(chat).len();
+    h.comment(
+        chat,
+        "alice",
+        "User",
+        "<!-- /gardener sweep -->\n\n`/gardener sweep`",
+    )
+    .await;
+    h.idle().await;
+    assert_eq!(h.replies(chat).len(), before);
+    // A payload without its installation fails its job for good and stores nothing.
+    let (mut payload, _) = h.comment_payload(chat, "alice", "User", "/gardener help");
+    payload
+        .as_object_mut()
+        .expect("object")
+        .remove("installation");
+    assert_eq!(
+        h.deliver("issue_comment", "no-installation", &payload)
+            .await,
+        202
+    );
+    h.idle().await;
+    let failed = h.store().failed_jobs(5).await.expect("failed jobs");
+    assert!(
+        failed.iter().any(|(_, e)| e.contains("installation")),
+        "{failed:?}"
+    );
+    assert!(
+        h.store()
+            .installations()
+            .await
+            .expect("installations")
+            .iter()
+            .all(|(_, id)| *id == INSTALLATION as i64)
+    );
+    // The worker is still there: the next command runs, and the App says it is ready.
+    let (_, help) = h.comment(chat, "alice", "User", "/gardener help").await;
+    assert!(h.done(help).await.contains(&"rocket".to_string()));
+    let ready = h.http.get(format!("{}/readyz", h.url)).send().await;
+    assert_eq!(ready.expect("readyz").status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn readiness_fails_without_a_worker() {
+    let h = Harness::new().await;
+    // The same App's routes, served with no worker behind them.
+    let config = support::harness::config(
+        &h.github,
+        &h.logging,
+        format!("sqlite://{}", h.dir.path().join("other.db").display()),
+    );
+    let state = log_gardener::server::AppState::new(config)
+        .await
+        .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = log_gardener::server::router(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let get = || h.http.get(format!("http://{addr}/readyz")).send();
+    let response = get().await.expect("readyz");
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.text().await.expect("text").contains("no worker"));
+    // Once a worker runs, it is ready.
+    let (_stop, watch) = tokio::sync::watch::channel(false);
+    tokio::spawn(log_gardener::server::jobs::supervised_worker(state, watch));
+    assert_eq!(get().await.expect("readyz").status().as_u16(), 200);
+}
+
+#[tokio::test]
 async fn a_bad_signature_gets_401_and_changes_nothing() {
     let h = Harness::new().await;
     let body = serde_json::to_vec(&webhooks::ping()).expect("JSON");

@@ -114,6 +114,42 @@ async fn an_invalid_repository_configuration_is_named() {
     assert!(gh.issues(REPO).is_empty());
 }
 
+#[tokio::test]
+async fn an_app_id_that_is_not_a_number_is_a_usage_error_not_a_dry_run() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    let api = gh.url.clone();
+    let run = move |app_id: &'static str, key: Option<&'static str>| {
+        let api = api.clone();
+        move || {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_log-gardener"));
+            cmd.args(["sweep", "--logs", &example(), "--repo", REPO])
+                .env("GITHUB_API_URL", &api)
+                .env("APP_ID", app_id)
+                .env_remove("GITHUB_TOKEN")
+                .env_remove("PRIVATE_KEY_PATH")
+                .env_remove("PRIVATE_KEY");
+            if let Some(key) = key {
+                cmd.env("PRIVATE_KEY", key);
+            }
+            cmd.output().expect("run log-gardener")
+        }
+    };
+    for (app_id, key, named) in [
+        ("abc", Some("a key"), "APP_ID"),
+        ("12", None, "PRIVATE_KEY"),
+    ] {
+        let out = tokio::task::spawn_blocking(run(app_id, key))
+            .await
+            .expect("join");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(named), "{stderr}");
+        assert!(out.stdout.is_empty(), "no plan was printed");
+    }
+    assert!(gh.requests().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_and_missing_credentials_write_nothing() {
     let gh = FakeGitHub::start().await;

@@ -54,19 +54,30 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// `GITHUB_TOKEN`, else `APP_ID` with `PRIVATE_KEY` or `PRIVATE_KEY_PATH`.
-    pub fn from_env() -> Option<Self> {
+    /// `GITHUB_TOKEN`, else `APP_ID` with `PRIVATE_KEY` or `PRIVATE_KEY_PATH`; none of them
+    /// set is `None`. An `APP_ID` that is not a number, or without its key, is an error: the
+    /// user meant to write, and a dry run in its place would hide the mistake.
+    pub fn from_env() -> anyhow::Result<Option<Self>> {
         if let Ok(token) = std::env::var("GITHUB_TOKEN")
             && !token.trim().is_empty()
         {
-            return Some(Credentials::Token(token.trim().to_string()));
+            return Ok(Some(Credentials::Token(token.trim().to_string())));
         }
-        let app_id = std::env::var("APP_ID").ok()?.trim().parse().ok()?;
-        let private_key = private_key_from_env().ok()?;
-        Some(Credentials::App {
+        let Some(app_id) = std::env::var("APP_ID")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let app_id = app_id
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("APP_ID must be the App's numeric id, not {app_id:?}"))?;
+        let private_key = private_key_from_env().context("APP_ID is set")?;
+        Ok(Some(Credentials::App {
             app_id,
             private_key,
-        })
+        }))
     }
 }
 

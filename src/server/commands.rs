@@ -1,5 +1,5 @@
-//! Commands in issue comments (SPEC section 4), parsed from the comment's markdown: one per
-//! line, never inside code blocks or quotes.
+//! Commands in issue comments (SPEC section 4), found in the comment's markdown (one per line
+//! of a plain paragraph) and read only after the author's permission has been checked.
 
 use crate::model::parse_duration;
 
@@ -47,60 +47,78 @@ Only people with write, maintain or admin permission on the repository can run c
 
 /// The commands of a comment body. `slug` is the App's slug, for `@slug command`.
 pub fn parse(body: &str, slug: Option<&str>) -> Vec<Result<Command, ParseError>> {
+    addressed(body, slug)
+        .into_iter()
+        .map(|line| parse_addressed(&line))
+        .collect()
+}
+
+/// One line that [`addressed`] returned, read as a command.
+pub fn parse_addressed(line: &str) -> Result<Command, ParseError> {
+    let rest = line
+        .split_once(char::is_whitespace)
+        .map_or("", |(_, rest)| rest);
+    parse_line(rest.trim()).map_err(|message| ParseError {
+        line: line.to_string(),
+        message,
+    })
+}
+
+/// The lines of a comment that address the App (`/gardener …` or `@slug …`), found in its
+/// markdown as GitHub renders it: only plain paragraphs count, never code (fenced, indented or
+/// inline), quotes, lists, tables or HTML (an `<!-- /gardener sweep -->` included). Nothing of
+/// a line is interpreted here: that waits until the author's permission has been checked.
+pub fn addressed(body: &str, slug: Option<&str>) -> Vec<String> {
+    use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+    // Code and HTML inside a paragraph become this, so that no line starts with what they hold.
+    const HIDDEN: char = '\u{FFFC}';
+    let mention = slug.map(|s| format!("@{s}"));
     let mut out = Vec::new();
-    let mut fence: Option<String> = None;
-    for raw in body.lines() {
-        let line = raw.trim_end();
-        let trimmed = line.trim_start();
-        // Fenced code blocks (``` or ~~~, closed by a fence at least as long).
-        if let Some(open) = &fence {
-            if trimmed.starts_with(open.as_str())
-                && trimmed
-                    .trim_start_matches(open.chars().next().unwrap_or('`'))
-                    .trim()
-                    .is_empty()
-            {
-                fence = None;
+    let mut nesting = 0usize;
+    let mut paragraph: Option<String> = None;
+    for event in Parser::new(body) {
+        match event {
+            Event::Start(Tag::Paragraph) if nesting == 0 => paragraph = Some(String::new()),
+            Event::End(TagEnd::Paragraph) if paragraph.is_some() => {
+                let text = paragraph.take().unwrap_or_default();
+                out.extend(
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|line| addresses(line, mention.as_deref()))
+                        .map(str::to_string),
+                );
             }
-            continue;
+            Event::Start(Tag::BlockQuote(_) | Tag::List(_) | Tag::Table(_)) => nesting += 1,
+            Event::End(TagEnd::BlockQuote(_) | TagEnd::List(_) | TagEnd::Table) => {
+                nesting = nesting.saturating_sub(1);
+            }
+            Event::Text(text) => {
+                if let Some(p) = &mut paragraph {
+                    p.push_str(&text);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some(p) = &mut paragraph {
+                    p.push('\n');
+                }
+            }
+            Event::Code(_) | Event::InlineHtml(_) | Event::Html(_) => {
+                if let Some(p) = &mut paragraph {
+                    p.push(HIDDEN);
+                }
+            }
+            _ => {}
         }
-        if let Some(f) = fence_start(trimmed) {
-            fence = Some(f);
-            continue;
-        }
-        // Indented code and quotes are never commands.
-        if line.starts_with("    ") || line.starts_with('\t') || trimmed.starts_with('>') {
-            continue;
-        }
-        let rest = if let Some(rest) = trimmed.strip_prefix("/gardener") {
-            rest
-        } else if let Some(slug) = slug
-            && let Some(rest) = trimmed.strip_prefix(&format!("@{slug}"))
-        {
-            rest
-        } else {
-            continue;
-        };
-        // `/gardenerx` is not a command.
-        if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
-            continue;
-        }
-        out.push(parse_line(rest.trim()).map_err(|message| ParseError {
-            line: trimmed.to_string(),
-            message,
-        }));
     }
     out
 }
 
-fn fence_start(line: &str) -> Option<String> {
-    for ch in ['`', '~'] {
-        let n = line.chars().take_while(|c| *c == ch).count();
-        if n >= 3 {
-            return Some(std::iter::repeat_n(ch, n).collect());
-        }
-    }
-    None
+/// Whether a line starts with `/gardener` or `@slug` as a word (`/gardenerx` does not).
+fn addresses(line: &str, mention: Option<&str>) -> bool {
+    let rest = line
+        .strip_prefix("/gardener")
+        .or_else(|| mention.and_then(|m| line.strip_prefix(m)));
+    rest.is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
 }
 
 fn parse_line(args: &str) -> Result<Command, String> {
@@ -255,6 +273,51 @@ mod tests {
         assert!(parse(body, None).is_empty());
         let tilde = "~~~~\n/gardener help\n~~~~\n/gardener status";
         assert_eq!(parse(tilde, None), vec![Ok(Command::Status)]);
+    }
+
+    #[test]
+    fn html_comments_inline_code_and_lists_hide_commands() {
+        for hidden in [
+            "<!-- /gardener sweep -->",
+            "<!--\n/gardener sweep\n-->",
+            "note <!-- x\n/gardener sweep -->",
+            "`/gardener sweep`",
+            "``/gardener sweep last 1h``",
+            "<details>\n/gardener sweep\n</details>",
+            "- /gardener sweep",
+            "| a |\n|---|\n| /gardener sweep |",
+            "> quoted\n/gardener sweep",
+        ] {
+            assert!(parse(hidden, None).is_empty(), "{hidden:?} ran");
+        }
+        // A paragraph's lines are each a command; emphasis inside one is read as its text.
+        assert_eq!(
+            parse(
+                "Thanks!\n/gardener status\n\n/gardener sweep my_api *worker*",
+                None
+            ),
+            vec![
+                Ok(Command::Status),
+                Ok(Command::Sweep {
+                    services: vec!["my_api".into(), "worker".into()],
+                    window: None
+                })
+            ]
+        );
+    }
+
+    #[test]
+    fn finding_commands_interprets_nothing() {
+        // The overflowing duration is only read by `parse_addressed`, after the permission check.
+        let lines = addressed(
+            "/gardener sweep last 9223372036854775s9223372036854775s",
+            None,
+        );
+        assert_eq!(
+            lines,
+            vec!["/gardener sweep last 9223372036854775s9223372036854775s"]
+        );
+        assert!(parse_addressed(&lines[0]).is_err());
     }
 
     #[test]

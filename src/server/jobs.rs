@@ -9,6 +9,7 @@ use crate::github::{Repo, fingerprint_in};
 use crate::metrics;
 use crate::store::Job;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -103,15 +104,97 @@ pub async fn worker(state: AppState, mut stop: tokio::sync::watch::Receiver<bool
     }
 }
 
+/// Runs the worker, and again if it ever dies of a panic, until shutdown. It is counted in
+/// `state.workers` (what `/readyz` reads) from the call on, until the future ends or is dropped.
+pub fn supervised_worker(
+    state: AppState,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let alive = Alive::new(&state.workers);
+    async move {
+        let _alive = alive;
+        loop {
+            let run = tokio::spawn(worker(state.clone(), stop.clone()));
+            match run.await {
+                Err(e) if e.is_panic() && !*stop.borrow() => {
+                    tracing::error!(panic = %panic_text(e.into_panic()), "the worker panicked; starting it again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Counts a running worker for as long as it lives, panics included.
+struct Alive(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Alive {
+    fn new(count: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Alive {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Alive(count.clone())
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A job that panicked: a bug, so it is not retried; the reference finds it in the logs.
+#[derive(Debug, thiserror::Error)]
+#[error("the job panicked (reference `{reference}`)")]
+pub struct Panicked {
+    pub reference: String,
+}
+
+/// A job whose payload lacks what it needs: retrying cannot help.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Rejected(String);
+
+/// Runs `work` on its own task, so that a panic in it fails this job and nothing else.
+pub async fn isolated<F>(work: F) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => {
+            let reference = format!("{:x}", Utc::now().timestamp_micros());
+            tracing::error!(panic = %panic_text(e.into_panic()), %reference, "a job panicked");
+            Err(Panicked { reference }.into())
+        }
+        Err(e) => Err(anyhow::anyhow!("the job was cancelled: {e}")),
+    }
+}
+
+fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
+    let text = match panic.downcast::<String>() {
+        Ok(s) => *s,
+        Err(panic) => panic.downcast_ref::<&str>().map_or_else(
+            || "a panic without a message".to_string(),
+            |s| s.to_string(),
+        ),
+    };
+    crate::analyze::redact::Redactor::default()
+        .redact(&text)
+        .into_owned()
+}
+
 async fn run_job(state: &AppState, job: Job) {
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts);
     let _guard = span.enter();
-    let work = async {
-        match job.kind.as_str() {
-            "webhook" => handle_webhook(state, &job.payload).await,
-            "sweep" => handle_sweep_job(state, &job.payload).await,
-            other => Err(anyhow::anyhow!("unknown job kind {other}")),
-        }
+    let work = {
+        let (state, kind, payload) = (state.clone(), job.kind.clone(), job.payload.clone());
+        isolated(async move {
+            match kind.as_str() {
+                "webhook" => handle_webhook(&state, &payload).await,
+                "sweep" => handle_sweep_job(&state, &payload).await,
+                other => Err(Rejected(format!("unknown job kind {other:?}")).into()),
+            }
+        })
     };
     // While the job runs, its lease (and the sweep lock) is renewed: only a dead worker's
     // job is taken over.
@@ -143,7 +226,8 @@ async fn run_job(state: &AppState, job: Job) {
         }
         Err(e) => {
             let error = format!("{e:#}");
-            if job.attempts >= state.config.job_attempts {
+            let hopeless = e.is::<Panicked>() || e.is::<Rejected>();
+            if hopeless || job.attempts >= state.config.job_attempts {
                 metrics::JOBS_FAILED.inc();
                 tracing::error!(%error, "job failed for good");
                 state.store.fail_job(job.id, &error, None, now).await
@@ -163,17 +247,108 @@ async fn run_job(state: &AppState, job: Job) {
     }
 }
 
+/// What a webhook job holds: the event's name and its payload as GitHub sent it.
+#[derive(Debug, Deserialize)]
+struct WebhookJob {
+    event: String,
+    body: Value,
+}
+
+/// What a sweep job holds.
+#[derive(Debug, Deserialize)]
+struct SweepJob {
+    repo: String,
+    installation: u64,
+    #[serde(default)]
+    trigger: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Id {
+    id: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct RepoName {
+    full_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Number {
+    number: u64,
+    #[serde(default)]
+    state_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct User {
+    login: String,
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CommentBody {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    user: User,
+}
+
+/// `installation` (created, deleted, …) and `installation_repositories` events.
+#[derive(Debug, Deserialize)]
+struct InstallationEvent {
+    action: String,
+    installation: Id,
+    #[serde(default)]
+    repositories: Vec<RepoName>,
+    #[serde(default)]
+    repositories_added: Vec<RepoName>,
+    #[serde(default)]
+    repositories_removed: Vec<RepoName>,
+}
+
+/// `issues` events.
+#[derive(Debug, Deserialize)]
+struct IssuesEvent {
+    action: String,
+    repository: RepoName,
+    issue: Number,
+}
+
+/// `issue_comment` events.
+#[derive(Debug, Deserialize)]
+struct CommentEvent {
+    action: String,
+    installation: Id,
+    repository: RepoName,
+    issue: Number,
+    comment: CommentBody,
+}
+
+/// A payload read as `T`; what it lacks is named (`installation.id: missing field`).
+fn typed<T: serde::de::DeserializeOwned>(what: &str, value: &Value) -> anyhow::Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        Rejected(format!(
+            "a {what} payload that cannot be used: {path}: {}",
+            e.inner()
+        ))
+        .into()
+    })
+}
+
 async fn handle_sweep_job(state: &AppState, payload: &Value) -> anyhow::Result<()> {
-    let repo = payload["repo"].as_str().unwrap_or_default();
-    let installation = payload["installation"].as_u64().unwrap_or_default();
-    let kind = match payload["trigger"].as_str() {
+    let job: SweepJob = typed("sweep job", payload)?;
+    let repo = job.repo.as_str();
+    let kind = match job.trigger.as_deref() {
         Some("api") => "api",
         _ => "schedule",
     };
     match run_sweep(
         state,
         repo,
-        installation,
+        job.installation,
         Trigger::Scheduled(kind),
         Utc::now(),
     )
@@ -194,95 +369,85 @@ async fn handle_sweep_job(state: &AppState, payload: &Value) -> anyhow::Result<(
     }
 }
 
-fn repo_of(body: &Value) -> Option<String> {
-    body["repository"]["full_name"].as_str().map(str::to_string)
-}
-
-fn installation_of(body: &Value) -> Option<u64> {
-    body["installation"]["id"].as_u64()
+/// The `action` of a payload, read first to know whether the event is acted on at all.
+fn action_of(body: &Value) -> &str {
+    body.get("action").and_then(Value::as_str).unwrap_or("")
 }
 
 async fn handle_webhook(state: &AppState, payload: &Value) -> anyhow::Result<()> {
-    let event = payload["event"].as_str().unwrap_or_default();
-    let body = &payload["body"];
-    let action = body["action"].as_str().unwrap_or_default();
+    let job: WebhookJob = typed("webhook job", payload)?;
+    let body = &job.body;
     let now = Utc::now();
-    match (event, action) {
-        ("installation", "created" | "new_permissions_accepted" | "unsuspend") => {
-            let id = installation_of(body).unwrap_or_default() as i64;
-            for r in body["repositories"].as_array().into_iter().flatten() {
-                if let Some(name) = r["full_name"].as_str() {
-                    state.store.add_installation(name, id, now).await?;
-                }
+    match (job.event.as_str(), action_of(body)) {
+        (
+            "installation",
+            "created" | "new_permissions_accepted" | "unsuspend" | "deleted" | "suspend",
+        )
+        | ("installation_repositories", _) => {
+            let event: InstallationEvent = typed(&job.event, body)?;
+            let id = i64::try_from(event.installation.id)
+                .map_err(|_| Rejected("installation.id is out of range".into()))?;
+            if matches!(event.action.as_str(), "deleted" | "suspend") {
+                state.store.remove_installation(id).await?;
+                return Ok(());
             }
-        }
-        ("installation", "deleted" | "suspend") => {
-            if let Some(id) = installation_of(body) {
-                state.store.remove_installation(id as i64).await?;
+            for r in event.repositories.iter().chain(&event.repositories_added) {
+                state.store.add_installation(&r.full_name, id, now).await?;
             }
-        }
-        ("installation_repositories", _) => {
-            let id = installation_of(body).unwrap_or_default() as i64;
-            for r in body["repositories_added"].as_array().into_iter().flatten() {
-                if let Some(name) = r["full_name"].as_str() {
-                    state.store.add_installation(name, id, now).await?;
-                }
-            }
-            for r in body["repositories_removed"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                if let Some(name) = r["full_name"].as_str() {
-                    state.store.remove_installation_repo(name).await?;
-                }
+            for r in &event.repositories_removed {
+                state.store.remove_installation_repo(&r.full_name).await?;
             }
         }
         ("issues", "closed" | "reopened") => {
-            if let (Some(repo), Some(number)) = (repo_of(body), body["issue"]["number"].as_u64()) {
-                let issue_state = match (action, body["issue"]["state_reason"].as_str()) {
-                    ("reopened", _) => "open",
-                    (_, Some("not_planned")) => "closed_not_planned",
-                    _ => "closed_completed",
-                };
-                state
-                    .store
-                    .set_issue_state(&repo, number, issue_state, now)
-                    .await?;
-            }
+            let event: IssuesEvent = typed("issues", body)?;
+            let issue_state = match (event.action.as_str(), event.issue.state_reason.as_deref()) {
+                ("reopened", _) => "open",
+                (_, Some("not_planned")) => "closed_not_planned",
+                _ => "closed_completed",
+            };
+            state
+                .store
+                .set_issue_state(
+                    &event.repository.full_name,
+                    event.issue.number,
+                    issue_state,
+                    now,
+                )
+                .await?;
         }
-        ("issue_comment", "created") => handle_comment(state, body).await?,
+        ("issue_comment", "created") => {
+            let event: CommentEvent = typed("issue_comment", body)?;
+            handle_comment(state, &event).await?;
+        }
         _ => {}
     }
     Ok(())
 }
 
 /// Whether a comment was written by a bot (the App itself included): never a command.
-fn by_bot(body: &Value) -> bool {
-    let user = &body["comment"]["user"];
-    let login = user["login"].as_str().unwrap_or_default();
+fn by_bot(user: &User) -> bool {
     // The App comments as `SLUG[bot]`, so its own comments are caught here too.
-    user["type"].as_str() == Some("Bot") || login.ends_with("[bot]")
+    user.kind == "Bot" || user.login.ends_with("[bot]")
 }
 
-async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
-    if by_bot(body) {
+async fn handle_comment(state: &AppState, event: &CommentEvent) -> anyhow::Result<()> {
+    debug_assert_eq!(event.action, "created");
+    let comment = &event.comment;
+    if by_bot(&comment.user) {
         return Ok(());
     }
-    let text = body["comment"]["body"].as_str().unwrap_or_default();
-    let parsed = commands::parse(text, Some(&state.slug));
-    if parsed.is_empty() {
+    // Only which lines address the App is looked at before the author's permission is known.
+    let lines = commands::addressed(comment.body.as_deref().unwrap_or(""), Some(&state.slug));
+    if lines.is_empty() {
         return Ok(());
     }
-    let (Some(repo_name), Some(installation)) = (repo_of(body), installation_of(body)) else {
-        return Ok(());
-    };
-    let issue = body["issue"]["number"].as_u64().unwrap_or_default();
-    let comment_id = body["comment"]["id"].as_u64().unwrap_or_default();
-    let author = body["comment"]["user"]["login"]
-        .as_str()
-        .unwrap_or_default();
-    let repo = Repo::new(state.app.installation(installation)?, &repo_name)?;
+    let installation = event.installation.id;
+    let issue = event.issue.number;
+    let author = comment.user.login.as_str();
+    let repo = Repo::new(
+        state.app.installation(installation)?,
+        &event.repository.full_name,
+    )?;
 
     let permission = repo.permission(author).await?;
     if !matches!(permission.as_str(), "admin" | "maintain" | "write") {
@@ -293,17 +458,34 @@ async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
         .await?;
         return Ok(());
     }
-    react(&repo, comment_id, "eyes").await;
+    react(&repo, comment.id, "eyes").await;
     let mut failed = false;
-    for command in parsed {
-        let reply = match command {
+    for line in &lines {
+        let reply = match commands::parse_addressed(line) {
             Err(e) => Err(UserError(format!(
                 "I could not read `{}`: {}.",
                 e.line.replace('`', "'"),
                 e.message
             ))
             .into()),
-            Ok(command) => run_command(state, &repo, installation, issue, command).await,
+            Ok(command) => {
+                let (state, repo) = (state.clone(), repo.clone());
+                let work =
+                    async move { run_command(&state, &repo, installation, issue, command).await };
+                match tokio::spawn(work).await {
+                    Ok(reply) => reply,
+                    Err(e) => {
+                        let reference = format!("{:x}", Utc::now().timestamp_micros());
+                        let cause = if e.is_panic() {
+                            panic_text(e.into_panic())
+                        } else {
+                            e.to_string()
+                        };
+                        tracing::error!(panic = %cause, %reference, "a command panicked");
+                        Err(Panicked { reference }.into())
+                    }
+                }
+            }
         };
         match reply {
             Ok(text) => {
@@ -311,11 +493,15 @@ async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
             }
             Err(e) => {
                 failed = true;
-                let text = match e.downcast_ref::<UserError>() {
-                    Some(user) => format!("😕 {user}"),
-                    None => {
+                let text = match (e.downcast_ref::<UserError>(), e.downcast_ref::<Panicked>()) {
+                    (Some(user), _) => format!("😕 {user}"),
+                    (None, Some(p)) => format!(
+                        "😕 Something went wrong while running this command (reference `{}`); it was logged.",
+                        p.reference
+                    ),
+                    (None, None) => {
                         // A bug or an outage: the details go to the logs, not to the issue.
-                        let reference = format!("{:x}", Utc::now().timestamp_millis());
+                        let reference = format!("{:x}", Utc::now().timestamp_micros());
                         tracing::error!(error = %format!("{e:#}"), %reference, "command failed");
                         format!(
                             "😕 Something went wrong while running this command (reference `{reference}`); it was logged. Try again later."
@@ -328,7 +514,7 @@ async fn handle_comment(state: &AppState, body: &Value) -> anyhow::Result<()> {
     }
     react(
         &repo,
-        comment_id,
+        comment.id,
         if failed { "confused" } else { "rocket" },
     )
     .await;
@@ -361,10 +547,9 @@ async fn run_command(
         Command::Status => status(state, repo).await,
         Command::Ignore { duration } => {
             let fingerprint = tracked_fingerprint(state, repo, issue).await?;
-            let until = match duration {
-                Some(d) => now + d,
-                None => now + chrono::Duration::days(365 * 100),
-            };
+            let until = now
+                .checked_add_signed(duration.unwrap_or(chrono::Duration::days(365 * 100)))
+                .ok_or_else(|| UserError("that duration is too long".into()))?;
             state
                 .store
                 .mute(&repo.full_name, &fingerprint, until, now)
@@ -520,4 +705,35 @@ async fn status(state: &AppState, repo: &Repo) -> anyhow::Result<String> {
         }
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_with_a_reference_and_the_caller_goes_on() {
+        let e = isolated(async {
+            let start = chrono::DateTime::<Utc>::MAX_UTC;
+            let _ = start + chrono::Duration::days(1);
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+        let panicked = e.downcast_ref::<Panicked>().expect("a panic, as an error");
+        assert!(!panicked.reference.is_empty());
+        assert!(isolated(async { Ok(()) }).await.is_ok());
+        let failing = isolated(async { Err(anyhow::anyhow!("GitHub is down")) }).await;
+        assert!(failing.unwrap_err().downcast_ref::<Panicked>().is_none());
+    }
+
+    #[test]
+    fn payloads_that_lack_what_they_need_are_rejected_by_name() {
+        let e = typed::<CommentEvent>("issue_comment", &json!({"action": "created"})).unwrap_err();
+        assert!(e.is::<Rejected>(), "{e}");
+        assert!(e.to_string().contains("installation"), "{e}");
+        let e = typed::<SweepJob>("sweep job", &json!({"repo": "a/b", "installation": -1}))
+            .unwrap_err();
+        assert!(e.to_string().contains("installation"), "{e}");
+    }
 }

@@ -141,6 +141,8 @@ pub struct AppState {
     pub worker_id: String,
     /// Wakes the worker when a job is queued.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Workers running now: `/readyz` fails when there is none.
+    pub workers: Arc<std::sync::atomic::AtomicUsize>,
     /// The App's slug, for `@slug` commands and to know its own comments.
     pub slug: String,
 }
@@ -177,6 +179,7 @@ impl AppState {
                 Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_007
             ),
             wake: Arc::new(tokio::sync::Notify::new()),
+            workers: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             slug,
         })
     }
@@ -293,7 +296,9 @@ async fn sweep_handler(State(state): State<AppState>, headers: HeaderMap) -> Res
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    if state.store.ping().await {
+    if state.workers.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        (StatusCode::SERVICE_UNAVAILABLE, "no worker is running").into_response()
+    } else if state.store.ping().await {
         (StatusCode::OK, "ready").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
@@ -374,7 +379,10 @@ pub async fn start(
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     }));
-    tasks.push(tokio::spawn(jobs::worker(state.clone(), watch.clone())));
+    tasks.push(tokio::spawn(jobs::supervised_worker(
+        state.clone(),
+        watch.clone(),
+    )));
     if let Some(interval) = state.config.sweep_interval {
         tasks.push(tokio::spawn(jobs::scheduler(
             state.clone(),
