@@ -248,10 +248,28 @@ impl Config {
             })
         };
         for (i, pattern) in self.redact.iter().enumerate() {
-            if let Err(e) = regex::Regex::new(pattern) {
+            match regex::Regex::new(pattern) {
+                Err(e) => {
+                    return err(
+                        format!("redact[{i}]"),
+                        format!("not a regular expression: {e}"),
+                    );
+                }
+                // `''` or `x*` would mask between every two characters.
+                Ok(re) if re.is_match("") => {
+                    return err(
+                        format!("redact[{i}]"),
+                        format!("{pattern:?} matches the empty text, so it would mask everywhere"),
+                    );
+                }
+                Ok(_) => {}
+            }
+        }
+        for (i, label) in self.labels.iter().enumerate() {
+            if label.trim().is_empty() || label.chars().count() > 50 || label.contains(',') {
                 return err(
-                    format!("redact[{i}]"),
-                    format!("not a regular expression: {e}"),
+                    format!("labels[{i}]"),
+                    format!("{label:?} is not a GitHub label (1 to 50 characters, no comma)"),
                 );
             }
         }
@@ -266,6 +284,9 @@ impl Config {
         }
         if self.comment_cooldown.0 < chrono::Duration::zero() {
             return err("comment_cooldown".into(), "must not be negative".into());
+        }
+        if self.comment_cooldown.0 > chrono::Duration::days(365) {
+            return err("comment_cooldown".into(), "at most 365d".into());
         }
         for (i, s) in self.services.iter().enumerate() {
             if s.name.trim().is_empty() {
@@ -335,6 +356,22 @@ mod tests {
         assert!(e.to_string().contains("min_severity"), "{e}");
         let e = Config::parse("redact: ['ok', '(bad']\n").unwrap_err();
         assert_eq!(e.location.as_deref(), Some("redact[1]"));
+        for (text, key) in [
+            ("redact: ['']\n", "redact[0]"),
+            ("redact: ['ok', 'x*']\n", "redact[1]"),
+            ("labels: ['', 'x']\n", "labels[0]"),
+            ("labels: ['a,b']\n", "labels[0]"),
+            ("comment_cooldown: 400d\n", "comment_cooldown"),
+        ] {
+            let e = Config::parse(text).unwrap_err();
+            assert_eq!(e.location.as_deref(), Some(key), "{text}: {e}");
+        }
+        let long = format!("labels: ['{}']\n", "x".repeat(51));
+        assert_eq!(
+            Config::parse(&long).unwrap_err().location.as_deref(),
+            Some("labels[0]")
+        );
+        assert!(Config::parse(&format!("labels: ['{}']\n", "x".repeat(50))).is_ok());
         let e = Config::parse("file_priorities: [P9]\n").unwrap_err();
         assert!(e.to_string().contains("file_priorities"), "{e}");
     }

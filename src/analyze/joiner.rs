@@ -727,6 +727,23 @@ mod tests {
     }
 
     #[test]
+    fn identical_one_line_exceptions_close_together_stay_apart() {
+        for text in [
+            "ValueError: bad input",
+            "java.lang.IllegalStateException: pool closed",
+            "Error: connect ECONNREFUSED 10.0.0.5:5432",
+            "[ERROR] ValueError: bad input",
+        ] {
+            let entries: Vec<_> = (0..10).map(|i| line(text, "a", i * 100_000)).collect();
+            let events = run(entries);
+            assert_eq!(events.len(), 10, "{text}: {events:#?}");
+            // Even when written in the same microsecond: one line, one event.
+            let entries: Vec<_> = (0..10).map(|_| line(text, "a", 5)).collect();
+            assert_eq!(run(entries).len(), 10, "{text}");
+        }
+    }
+
+    #[test]
     fn lines_far_apart_in_time_are_not_joined() {
         let events = run(vec![
             line(PY_START, "a", 0),

@@ -22,7 +22,7 @@ pub fn issue_title(rc: &RootCause) -> String {
     let title: String = format!(
         "[{}] {}: {}",
         rc.priority,
-        rc.service,
+        crate::report::markdown::name(&rc.service, SERVICE_NAME_MAX),
         crate::report::markdown::plain(&rc.title)
     )
     .chars()
@@ -31,9 +31,16 @@ pub fn issue_title(rc: &RootCause) -> String {
     crate::analyze::cluster::truncate(&title, 240)
 }
 
+/// The longest service name a title or label shows: `service:` and it fit GitHub's 50
+/// characters of a label (Cloud Run's own names are at most 49).
+const SERVICE_NAME_MAX: usize = 42;
+
 /// The label every issue of a service carries; how the App lists its issues.
 pub fn service_label(service: &str) -> String {
-    format!("service:{service}")
+    format!(
+        "service:{}",
+        crate::report::markdown::name(service, SERVICE_NAME_MAX)
+    )
 }
 
 /// Labels of a new issue: the configuration's, the priority, the service.
@@ -429,4 +436,35 @@ pub async fn sweep_repo(
         now,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_the_logs_cannot_mention_link_or_reorder_a_title_or_label() {
+        let rc = RootCause {
+            fingerprint: "0123456789abcdef".into(),
+            title: "KeyError for @octocat in #99 \u{202E}gnp.exe".into(),
+            priority: Priority::P1,
+            reasons: Vec::new(),
+            service: format!("@octocat #99 {}", "x".repeat(60)),
+            count: 1,
+            first_seen: None,
+            last_seen: None,
+            clusters: Vec::new(),
+        };
+        let title = issue_title(&rc);
+        assert!(title.starts_with("[P1] -octocat--99-xxx"), "{title}");
+        assert!(
+            !title.contains("@octocat") && !title.contains("#99"),
+            "{title}"
+        );
+        assert!(!title.contains('\u{202E}'), "{title}");
+        let labels = issue_labels(&rc, &Config::default());
+        let service = labels.iter().find(|l| l.starts_with("service:")).unwrap();
+        assert!(service.chars().count() <= 50, "{service}");
+        assert!(!service.contains(['@', '#', ' ']), "{service}");
+    }
 }

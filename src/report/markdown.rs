@@ -10,11 +10,57 @@ fn break_comments(text: &str) -> String {
         .replace("-->", "--\u{200B}>")
 }
 
+/// Bidirectional controls reorder what a reader sees ("Trojan Source"): shown as U+FFFD.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// The text with its bidirectional controls replaced.
+fn without_bidi(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(is_bidi_control) {
+        std::borrow::Cow::Owned(
+            text.chars()
+                .map(|c| if is_bidi_control(c) { '\u{FFFD}' } else { c })
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// A name from the logs (a service, a revision) as it may appear in a title or a label:
+/// letters, digits and `-._` kept, anything else (`@`, `#`, spaces, markup) as `-`, at most
+/// `max` characters.
+pub fn name(text: &str, max: usize) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(max)
+        .collect();
+    if cleaned.is_empty() {
+        "unknown".to_string()
+    } else {
+        cleaned
+    }
+}
+
+/// A code span inside a table cell: a `|` would end the cell even inside the span, so it is
+/// escaped, which GitHub's tables undo.
+pub fn cell(text: &str) -> String {
+    code(text).replace('|', "\\|")
+}
+
 /// Text shown as markdown (titles, sentences): specials escaped, mentions and references
 /// broken, HTML defused.
 pub fn inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
+    for c in without_bidi(text).chars() {
         match c {
             '\n' | '\r' => out.push(' '),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '>' | '!' => {
@@ -37,7 +83,7 @@ pub fn inline(text: &str) -> String {
 /// rest as it is.
 pub fn plain(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 4);
-    for c in text.chars() {
+    for c in without_bidi(text).chars() {
         out.push(c);
         if c == '@' || c == '#' {
             out.push(ZWSP);
@@ -48,7 +94,7 @@ pub fn plain(text: &str) -> String {
 
 /// An inline code span that no backtick in the text can close.
 pub fn code(text: &str) -> String {
-    let one_line: String = text
+    let one_line: String = without_bidi(text)
         .chars()
         .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
         .collect();
@@ -65,14 +111,14 @@ pub fn code(text: &str) -> String {
 
 /// A fenced code block that no line of the text can close.
 pub fn fence(text: &str, lang: &str) -> String {
-    let body = break_comments(text.trim_end_matches('\n'));
+    let body = break_comments(&without_bidi(text.trim_end_matches('\n')));
     let ticks = "`".repeat((longest_run(&body, '`') + 1).max(3));
     format!("{ticks}{lang}\n{body}\n{ticks}")
 }
 
 /// Text inside a mermaid diagram label: quotes and brackets would end the label.
 pub fn mermaid_label(text: &str) -> String {
-    let cleaned: String = text
+    let cleaned: String = without_bidi(text)
         .chars()
         .map(|c| match c {
             '"' => '\'',
@@ -135,6 +181,28 @@ mod tests {
         let span = code("a `b` c");
         assert_eq!(span, "``a `b` c``");
         assert_eq!(code("`x"), "`` `x ``");
+    }
+
+    #[test]
+    fn bidi_controls_pipes_and_odd_names_are_defused() {
+        let evil = "ok\u{202E}gnp.exe\u{2066}x";
+        for out in [
+            inline(evil),
+            plain(evil),
+            code(evil),
+            fence(evil, ""),
+            mermaid_label(evil),
+        ] {
+            assert!(!out.chars().any(is_bidi_control), "{out:?}");
+            assert!(out.contains('\u{FFFD}'), "{out:?}");
+        }
+        // A pipe in a template cannot split the worklog's table.
+        let row = format!("| {} | x |", cell("a | b"));
+        assert_eq!(row.matches(" | ").count(), 1, "{row}");
+        assert_eq!(name("@octocat #99", 40), "-octocat--99");
+        assert_eq!(name("api-00042-xyz", 40), "api-00042-xyz");
+        assert_eq!(name(&"a".repeat(80), 42).len(), 42);
+        assert_eq!(name("", 10), "unknown");
     }
 
     #[test]

@@ -302,6 +302,7 @@ impl Renderer {
         tera.autoescape_on(vec![]);
         tera.register_filter("md", text_filter(markdown::inline));
         tera.register_filter("code", text_filter(markdown::code));
+        tera.register_filter("cell", text_filter(markdown::cell));
         tera.register_filter("mermaid", text_filter(markdown::mermaid_label));
         tera.register_filter(
             "fence",
