@@ -308,6 +308,69 @@ async fn a_hostile_comment_or_payload_never_stops_the_worker() {
 }
 
 #[tokio::test]
+async fn slow_or_heavy_unsigned_requests_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::new().await;
+    let db = format!("sqlite://{}", h.dir.path().join("slow.db").display());
+    let server = h
+        .start_server(&db, |c| {
+            c.http_timeouts = log_gardener::server::HttpTimeouts {
+                headers: Duration::from_millis(300),
+                request: Duration::from_millis(600),
+                body_budget: Duration::from_millis(200),
+            };
+        })
+        .await;
+    let addr = server.addr;
+    // Half-sent headers: the connection is closed.
+    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    half.write_all(b"POST /api/github/webhooks HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), half.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "a half-sent request was still open after 5 s");
+    // Headers, then a body that never comes: 408.
+    let started = |length: usize| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let head = format!(
+            "POST /api/github/webhooks HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: ping\r\nX-GitHub-Delivery: d\r\nX-Hub-Signature-256: sha256=00\r\nContent-Length: {length}\r\n\r\n"
+        );
+        s.write_all(head.as_bytes()).await.expect("write");
+        s
+    };
+    let status_of = |mut s: tokio::net::TcpStream| async move {
+        let mut buf = vec![0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let slow = started(1000).await;
+    assert!(status_of(slow).await.starts_with("HTTP/1.1 408"));
+    // Bodies announced at 25 MB: two fit the budget, the third waits and is answered 503.
+    let big = 25 * 1024 * 1024;
+    let (a, b) = (started(big).await, started(big).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let third = started(big).await;
+    assert!(status_of(third).await.starts_with("HTTP/1.1 503"));
+    drop((a, b));
+    // Without a signature nothing is read at all: 401 at once.
+    let unsigned = tokio::net::TcpStream::connect(addr).await;
+    let mut unsigned = unsigned.expect("connect");
+    unsigned
+        .write_all(b"POST /api/github/webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        .await
+        .expect("write");
+    assert!(status_of(unsigned).await.starts_with("HTTP/1.1 401"));
+    // The server still answers.
+    let ok = h.http.get(format!("http://{addr}/healthz")).send().await;
+    assert_eq!(ok.expect("healthz").status().as_u16(), 200);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn readiness_fails_without_a_worker() {
     let h = Harness::new().await;
     // The same App's routes, served with no worker behind them.

@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
-use webhook::{VerifiedWebhook, WebhookSecret};
+use webhook::{BodyBudget, VerifiedWebhook, WebhookSecret};
 
 /// The server's configuration, from the environment (names as Probot's).
 #[derive(Clone)]
@@ -45,6 +45,7 @@ pub struct ServerConfig {
     pub job_attempts: i64,
     /// How long a worker holds a job before another may take it.
     pub job_lease: chrono::Duration,
+    pub http_timeouts: HttpTimeouts,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -124,6 +125,7 @@ impl ServerConfig {
             ),
             job_attempts: 5,
             job_lease: chrono::Duration::minutes(10),
+            http_timeouts: HttpTimeouts::default(),
         })
     }
 }
@@ -137,6 +139,8 @@ pub struct AppState {
     pub logging: CloudLogging,
     pub renderer: Arc<Renderer>,
     pub secret: WebhookSecret,
+    /// Memory for bodies whose signature is not checked yet.
+    pub bodies: BodyBudget,
     /// This process, in leases and logs.
     pub worker_id: String,
     /// Wakes the worker when a job is queued.
@@ -145,6 +149,12 @@ pub struct AppState {
     pub workers: Arc<std::sync::atomic::AtomicUsize>,
     /// The App's slug, for `@slug` commands and to know its own comments.
     pub slug: String,
+}
+
+impl FromRef<AppState> for BodyBudget {
+    fn from_ref(state: &AppState) -> BodyBudget {
+        state.bodies.clone()
+    }
 }
 
 impl FromRef<AppState> for WebhookSecret {
@@ -168,6 +178,7 @@ impl AppState {
         });
         Ok(AppState {
             secret: WebhookSecret(Arc::new(config.webhook_secret.clone())),
+            bodies: BodyBudget::new(config.http_timeouts.body_budget),
             config: Arc::new(config),
             store,
             app,
@@ -185,7 +196,29 @@ impl AppState {
     }
 }
 
-/// The HTTP routes.
+/// How long a client may take over a request, so that slow or half-sent requests do not hold
+/// the server's connections and memory.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpTimeouts {
+    /// To send the headers; the connection is closed after it.
+    pub headers: Duration,
+    /// For the whole request, its body included; answered 408 after it.
+    pub request: Duration,
+    /// For room in the budget of unauthenticated bodies; answered 503 after it.
+    pub body_budget: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        HttpTimeouts {
+            headers: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+            body_budget: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The HTTP routes, each request bounded in time.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/github/webhooks", post(webhook_handler))
@@ -193,7 +226,55 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.http_timeouts.request,
+        ))
         .with_state(state)
+}
+
+/// Serves `app` on `listener` until `stop`: HTTP/1.1 with a deadline on the headers, which
+/// `axum::serve` does not set, so that a client that sends them slowly is cut off. Open
+/// connections are let finish at shutdown.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped(&mut stop) => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, say: wait rather than spin.
+                tracing::warn!(error = %e, "cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = stopped(&mut stop) => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+        // Finished connections are forgotten as they go.
+        while connections.try_join_next().is_some() {}
+    }
+    while connections.join_next().await.is_some() {}
 }
 
 /// Events the App acts on; others are answered 200 and dropped.
@@ -369,16 +450,12 @@ pub async fn start(
     let (shutdown, watch) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
 
-    let mut stop = watch.clone();
-    let app = router(state.clone());
-    tasks.push(tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            stopped(&mut stop).await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
-    }));
+    tasks.push(tokio::spawn(serve_http(
+        listener,
+        router(state.clone()),
+        state.config.http_timeouts.headers,
+        watch.clone(),
+    )));
     tasks.push(tokio::spawn(jobs::supervised_worker(
         state.clone(),
         watch.clone(),

@@ -15,6 +15,26 @@ pub const MAX_BODY: usize = 25 * 1024 * 1024;
 #[derive(Clone)]
 pub struct WebhookSecret(pub Arc<String>);
 
+/// How many MiB of bodies whose signature is not yet checked may be held at once, whoever
+/// sends them: 16 connections of 25 MB cannot take the server's memory.
+pub const BODY_BUDGET_MIB: u32 = 64;
+/// The memory budget of unauthenticated bodies, in MiB permits, and how long a delivery
+/// waits for room in it before it is answered 503; router state.
+#[derive(Clone)]
+pub struct BodyBudget {
+    permits: Arc<tokio::sync::Semaphore>,
+    wait: std::time::Duration,
+}
+
+impl BodyBudget {
+    pub fn new(wait: std::time::Duration) -> BodyBudget {
+        BodyBudget {
+            permits: Arc::new(tokio::sync::Semaphore::new(BODY_BUDGET_MIB as usize)),
+            wait,
+        }
+    }
+}
+
 /// A delivery with a valid signature.
 #[derive(Debug)]
 pub struct VerifiedWebhook {
@@ -48,6 +68,7 @@ impl<S> FromRequest<S> for VerifiedWebhook
 where
     S: Send + Sync,
     WebhookSecret: FromRef<S>,
+    BodyBudget: FromRef<S>,
 {
     type Rejection = Response;
 
@@ -66,9 +87,44 @@ where
                 header("x-github-delivery"),
             )
         };
+        // Nothing is read from a request that cannot be a delivery.
+        if signature.is_none() {
+            crate::metrics::WEBHOOKS_REJECTED.inc();
+            return Err(reject(
+                StatusCode::UNAUTHORIZED,
+                "missing or invalid X-Hub-Signature-256",
+            ));
+        }
+        let length = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if length.is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body larger than 25 MB",
+            ));
+        }
+        // Room for the body in the budget (a body of unknown length may be the largest).
+        let mib = length
+            .map_or(MAX_BODY as u64, |n| n.max(1))
+            .div_ceil(1024 * 1024) as u32;
+        let budget = BodyBudget::from_ref(state);
+        let permit = tokio::time::timeout(budget.wait, budget.permits.acquire_many_owned(mib))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                reject(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many deliveries are being received; send it again",
+                )
+            })?;
         let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
             .await
             .map_err(|_| reject(StatusCode::PAYLOAD_TOO_LARGE, "body larger than 25 MB"))?;
+        drop(permit);
         let valid = signature
             .as_deref()
             .is_some_and(|s| verify(secret.0.as_bytes(), &body, s));

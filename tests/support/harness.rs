@@ -74,6 +74,7 @@ pub fn config(github: &FakeGitHub, logging: &FakeLogging, database_url: String) 
         job_backoff: Duration::from_millis(50),
         job_attempts: 5,
         job_lease: chrono::Duration::seconds(30),
+        http_timeouts: log_gardener::server::HttpTimeouts::default(),
     }
 }
 
