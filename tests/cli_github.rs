@@ -208,3 +208,33 @@ async fn an_adopted_issue_is_found_again_and_keeps_the_cooldown() {
     assert_eq!(gh.comments(REPO, human).len(), 1);
     assert_eq!(gh.issues(REPO).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cooldown_reads_the_newest_comments_of_a_long_issue() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(TOKEN, "github-actions[bot]", "Bot");
+    let human = gh.add_issue(
+        REPO,
+        "ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'",
+        "a long-running discussion",
+        &[],
+        "bob",
+    );
+    for i in 0..350 {
+        gh.add_comment(REPO, human, &format!("still broken ({i})"), "bob", "User");
+    }
+    gh.backdate_issue(REPO, human, chrono::Duration::days(2));
+    let (first, _) = sweep(&gh.url, Some(TOKEN), &[]).await;
+    assert_eq!(p0_action(&first)["kind"], "comment");
+    assert_eq!(gh.comments(REPO, human).len(), 351);
+    // The App's update is comment 351: past the first three pages, still inside the cooldown.
+    gh.set_search_lag(false);
+    let (second, _) = sweep(&gh.url, Some(TOKEN), &[]).await;
+    assert_eq!(
+        p0_action(&second)["kind"],
+        "none",
+        "inside comment_cooldown"
+    );
+    assert_eq!(gh.comments(REPO, human).len(), 351);
+}

@@ -365,7 +365,7 @@ async fn tracked_from_issues(
         });
         // Filing counts as the first update, then each update comment.
         let last_comment_at = repo
-            .comments(issue.number)
+            .comments(issue.number, None)
             .await?
             .into_iter()
             .filter(|c| c.body.contains(UPDATE_MARKER))

@@ -7,6 +7,7 @@ use crate::metrics;
 use crate::plan::{IssueState, KnownIssue};
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use octocrab::Octocrab;
 use octocrab::models::{AppId, InstallationId};
 use regex::Regex;
@@ -385,6 +386,9 @@ impl Repo {
         let route = self.route(&format!("/issues/{number}/comments"));
         let payload = json!({"body": body});
         let mut attempt = 0u32;
+        // A comment that GitHub made although it answered 5xx is newer than this (with a
+        // margin for clocks that differ).
+        let asked = Utc::now() - chrono::Duration::minutes(5);
         loop {
             match retry(false, || self.gh.post::<_, Value>(&route, Some(&payload))).await {
                 Ok(v) => return Ok(v["id"].as_u64().unwrap_or(0)),
@@ -393,7 +397,7 @@ impl Repo {
                     metrics::GITHUB_RETRIES.inc();
                     tokio::time::sleep(backoff(attempt)).await;
                     if let Some(c) = self
-                        .comments(number)
+                        .comments(number, Some(asked))
                         .await?
                         .into_iter()
                         .rev()
@@ -407,12 +411,25 @@ impl Repo {
         }
     }
 
-    /// The comments of an issue, oldest first (the last 300 at most).
-    pub async fn comments(&self, number: u64) -> anyhow::Result<Vec<IssueComment>> {
+    /// The comments of an issue, oldest first, to the newest (read to the last page, so that
+    /// a long issue's latest comments are never missed); with `since`, only those updated at
+    /// or after it.
+    pub async fn comments(
+        &self,
+        number: u64,
+        since: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<Vec<IssueComment>> {
         let route = self.route(&format!("/issues/{number}/comments"));
+        let since = since.map(|t| crate::model::rfc3339(&t));
         let mut out = Vec::new();
-        for page in 1u32..=3 {
-            let url = with_query(&route, &[("per_page", "100"), ("page", &page.to_string())]);
+        // 100 pages are 10,000 comments: far beyond GitHub's own limit of 2,500 per issue.
+        for page in 1u32..=100 {
+            let page = page.to_string();
+            let mut query = vec![("per_page", "100"), ("page", page.as_str())];
+            if let Some(since) = &since {
+                query.push(("since", since.as_str()));
+            }
+            let url = with_query(&route, &query);
             let batch: Vec<Value> = retry(true, || self.gh.get(&url, None::<&()>)).await?;
             out.extend(batch.iter().map(|c| IssueComment {
                 id: c["id"].as_u64().unwrap_or(0),

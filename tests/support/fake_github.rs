@@ -239,6 +239,14 @@ impl FakeGitHub {
         }
     }
 
+    /// Moves an issue's creation into the past, as if it had been filed `ago` earlier.
+    pub fn backdate_issue(&self, repo: &str, number: u64, ago: chrono::Duration) {
+        let mut st = self.lock();
+        if let Some(issue) = st.ensure_repo(repo).issue_mut(number) {
+            issue.created_at -= ago;
+        }
+    }
+
     /// Reopens an issue as a human would (`state_reason` becomes "reopened").
     pub fn reopen_issue(&self, repo: &str, number: u64) {
         let mut st = self.lock();
@@ -1584,10 +1592,17 @@ impl State {
         let Some(number) = n.parse::<u64>().ok().filter(|n| r.issue(*n).is_some()) else {
             return Reply::not_found();
         };
+        // `since`: only comments updated at or after it, as GitHub filters them.
+        let since = query
+            .iter()
+            .find(|(k, _)| k == "since")
+            .and_then(|(_, v)| DateTime::parse_from_rfc3339(v).ok())
+            .map(|t| t.with_timezone(&Utc));
         let items = r
             .comments
             .iter()
             .filter(|c| c.issue_number == number)
+            .filter(|c| since.is_none_or(|t| c.updated_at >= t))
             .map(|c| self.comment_json(r, c))
             .collect();
         self.paged_reply(items, path, query)
