@@ -7,6 +7,7 @@ use crate::model::{LogEntry, Severity};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::BufRead;
 
@@ -586,6 +587,95 @@ impl Scanner {
     }
 }
 
+/// Days of silence that make a run of entries far from another.
+const FAR_DAYS: i64 = 7;
+
+/// When a file's entries happened, day by day: to tell the bulk of the file from a few
+/// timestamps far from it (a zero time, year 1, year 9999), which would otherwise move
+/// "the last hour of the file" off every real entry. Memory grows with the days seen.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    days: BTreeMap<i64, Run>,
+}
+
+/// Entries close together in time.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    entries: u64,
+    oldest: DateTime<Utc>,
+    newest: DateTime<Utc>,
+}
+
+impl Run {
+    fn merge(&mut self, other: &Run) {
+        self.entries += other.entries;
+        self.oldest = self.oldest.min(other.oldest);
+        self.newest = self.newest.max(other.newest);
+    }
+}
+
+/// The span of a file's entries, with the bulk told from the few far from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    /// The oldest and newest entries of the bulk.
+    pub oldest: DateTime<Utc>,
+    pub newest: DateTime<Utc>,
+    /// Entries set aside: in runs more than [`FAR_DAYS`] of silence away from the rest, each
+    /// holding less than half as many entries as the largest run.
+    pub set_aside: u64,
+    /// The oldest and newest of all entries, those set aside included.
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+}
+
+impl Timeline {
+    pub fn add(&mut self, t: DateTime<Utc>) {
+        let one = Run {
+            entries: 1,
+            oldest: t,
+            newest: t,
+        };
+        self.days
+            .entry(t.timestamp().div_euclid(86_400))
+            .and_modify(|day| day.merge(&one))
+            .or_insert(one);
+    }
+
+    /// `None` when no entry had a timestamp.
+    pub fn span(&self) -> Option<Span> {
+        let mut runs: Vec<(i64, Run)> = Vec::new();
+        for (&day, entries) in &self.days {
+            match runs.last_mut() {
+                Some((last_day, run)) if day - *last_day <= FAR_DAYS => {
+                    run.merge(entries);
+                    *last_day = day;
+                }
+                _ => runs.push((day, *entries)),
+            }
+        }
+        let largest = runs.iter().map(|(_, r)| r.entries).max()?;
+        let add = |sum: &mut Option<Run>, run: &Run| match sum {
+            Some(sum) => sum.merge(run),
+            None => *sum = Some(*run),
+        };
+        let (mut all, mut bulk) = (None, None);
+        for (_, run) in &runs {
+            add(&mut all, run);
+            if run.entries * 2 >= largest {
+                add(&mut bulk, run);
+            }
+        }
+        let (all, bulk) = (all?, bulk?);
+        Some(Span {
+            oldest: bulk.oldest,
+            newest: bulk.newest,
+            set_aside: all.entries - bulk.entries,
+            first: all.oldest,
+            last: all.newest,
+        })
+    }
+}
+
 /// A plain-text line: a leading timestamp and severity are taken when present.
 pub fn entry_from_text(line: &str) -> LogEntry {
     let mut rest = line.trim_start();
@@ -983,5 +1073,52 @@ mod tests {
         assert_eq!(messages(&entries), ["a", "b"]);
         assert_eq!(summary.malformed, 1);
         assert!(bad[0].reason.contains("before its `]`"), "{bad:?}");
+    }
+
+    fn at(t: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_few_timestamps_far_from_the_rest_are_set_aside() {
+        let mut timeline = Timeline::default();
+        assert_eq!(timeline.span(), None);
+        for minute in 0..20 {
+            timeline.add(at("2025-09-15T12:00:00Z") + chrono::Duration::minutes(minute));
+        }
+        for far in [
+            "0001-01-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            timeline.add(at(far));
+        }
+        let span = timeline.span().unwrap();
+        assert_eq!(span.oldest, at("2025-09-15T12:00:00Z"));
+        assert_eq!(span.newest, at("2025-09-15T12:19:00Z"));
+        assert_eq!(span.set_aside, 3);
+        assert_eq!(span.first, at("0001-01-01T00:00:00Z"));
+        assert_eq!(span.last, at("9999-12-31T23:59:59Z"));
+    }
+
+    #[test]
+    fn two_real_periods_are_both_the_bulk() {
+        let mut timeline = Timeline::default();
+        for hour in 0..10 {
+            timeline.add(at("2025-01-10T00:00:00Z") + chrono::Duration::hours(hour));
+        }
+        // A week's silence is no gap; half as many entries as January's are real too.
+        timeline.add(at("2025-01-17T00:00:00Z"));
+        for minute in 0..6 {
+            timeline.add(at("2025-09-15T12:00:00Z") + chrono::Duration::minutes(minute * 6));
+        }
+        let span = timeline.span().unwrap();
+        assert_eq!(span.set_aside, 0);
+        assert_eq!(span.newest, at("2025-09-15T12:30:00Z"));
+        assert_eq!(span.oldest, at("2025-01-10T00:00:00Z"));
+        // Fewer than half as many, that far away, are set aside.
+        timeline.add(at("2025-01-10T00:30:00Z"));
+        timeline.add(at("2025-01-10T00:40:00Z"));
+        assert_eq!(timeline.span().unwrap().set_aside, 6);
     }
 }
