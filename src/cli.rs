@@ -3,10 +3,10 @@
 
 use crate::analyze::{Analysis, Analyzer, Options, miner};
 use crate::config::Config;
-use crate::model::{Window, parse_duration};
+use crate::model::{Window, parse_duration, rfc3339};
 use crate::plan::{self, Action};
 use crate::report::{self, Links, Renderer};
-use crate::source::{Malformed, read_entries};
+use crate::source::{Malformed, file::Timeline, read_entries};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::collections::HashMap;
@@ -380,6 +380,7 @@ pub fn sweep_file(
         }
     };
     let mut entries = 0u64;
+    let mut timeline = Timeline::default();
     let summary = read_entries(
         BufReader::with_capacity(1 << 16, counting),
         |entry| {
@@ -398,6 +399,9 @@ pub fn sweep_file(
                     "\rreading {path}: {entries} entries, {} MB{pct}   ",
                     bytes >> 20
                 );
+            }
+            if let Some(t) = entry.timestamp {
+                timeline.add(t);
             }
             let wanted = services.is_empty()
                 || entry
@@ -426,25 +430,61 @@ pub fn sweep_file(
         seconds = started.elapsed().as_secs_f64(),
         "read"
     );
-    Ok(analyzer.finish(now))
+    let analysis = analyzer.finish(now);
+    if let Some(span) = timeline.span() {
+        let totals = &analysis.totals;
+        if window.is_none() && span.set_aside > 0 {
+            eprintln!(
+                "warning: {path}: {} entries have timestamps far from the rest, which run from {} to {}: the window stretches from {} to {} for them (--since or --until leaves them out)",
+                span.set_aside,
+                rfc3339(&span.oldest),
+                rfc3339(&span.newest),
+                rfc3339(&span.first),
+                rfc3339(&span.last)
+            );
+        } else if totals.entries == 0 && totals.outside_window > 0 {
+            eprintln!(
+                "warning: {path}: the window from {} to {} holds none of its entries, which run from {} to {}",
+                rfc3339(&analysis.window.start),
+                rfc3339(&analysis.window.end),
+                rfc3339(&span.first),
+                rfc3339(&span.last)
+            );
+        }
+    }
+    Ok(analysis)
 }
 
-/// The latest timestamp of a file, for "the last hour of the file".
+/// The newest entry of a file, for "the last hour of the file": the newest of its bulk, so
+/// that a few timestamps far from the rest (year 1, 9999) do not move the window off every
+/// real entry; those set aside are said on stderr.
 fn latest_timestamp(path: &str) -> Result<Option<DateTime<Utc>>, CliError> {
     let (reader, _) = open_input(path)?;
-    let mut latest: Option<DateTime<Utc>> = None;
+    let mut timeline = Timeline::default();
     read_entries(
         reader,
         |e| {
             if let Some(t) = e.timestamp {
-                latest = Some(latest.map_or(t, |l| l.max(t)));
+                timeline.add(t);
             }
         },
         |_| {},
     )
     .map_err(|e| CliError::usage(format!("cannot read {path}: {e}")))?;
+    let Some(span) = timeline.span() else {
+        return Ok(None);
+    };
+    if span.set_aside > 0 {
+        eprintln!(
+            "warning: {path}: {} entries with timestamps far from the rest (the file runs from {} to {}) are set aside: --since counts back from {}, the newest of the others",
+            span.set_aside,
+            rfc3339(&span.first),
+            rfc3339(&span.last),
+            rfc3339(&span.newest)
+        );
+    }
     // The window is half-open: keep the last entry inside it.
-    Ok(latest.map(|t| t + chrono::Duration::nanoseconds(1)))
+    Ok(Some(span.newest + chrono::Duration::nanoseconds(1)))
 }
 
 struct CountingReader<R> {

@@ -31,22 +31,49 @@ fn str_field(obj: &Map<String, Value>, camel: &str) -> Option<String> {
     }
 }
 
-/// A timestamp as RFC 3339 text or as `{seconds, nanos}`.
-fn parse_timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
+/// A timestamp as RFC 3339 text or as `{seconds, nanos}`; `name` is the field it came from.
+/// Anything else is an error rather than a guess: a timestamp read as 1970 would stretch the
+/// window and hide the entry from every sweep.
+fn parse_timestamp(name: &str, value: &Value) -> Result<DateTime<Utc>, String> {
     match value {
         Value::String(s) => DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("timestamp {s:?} is not RFC 3339 ({e})")),
+            .map_err(|e| format!("{name} {s:?} is not RFC 3339 ({e})")),
         Value::Object(o) => {
-            let seconds = o.get("seconds").and_then(value_as_i64).unwrap_or(0);
-            let nanos = o.get("nanos").and_then(value_as_i64).unwrap_or(0);
-            DateTime::from_timestamp(seconds, u32::try_from(nanos).unwrap_or(0))
-                .ok_or_else(|| format!("timestamp {seconds}s is out of range"))
+            let seconds = match o.get("seconds") {
+                Some(v) => value_as_i64(v)
+                    .ok_or_else(|| format!("{name}.seconds {v} is not a whole number"))?,
+                None => return Err(format!("{name} {value} has no seconds")),
+            };
+            let nanos = match o.get("nanos") {
+                Some(v) => value_as_i64(v)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| *n < 1_000_000_000)
+                    .ok_or_else(|| {
+                        format!("{name}.nanos {v} is not a whole number from 0 to 999999999")
+                    })?,
+                None => 0,
+            };
+            DateTime::from_timestamp(seconds, nanos)
+                .ok_or_else(|| format!("{name} {seconds}s is out of range"))
         }
         other => Err(format!(
-            "timestamp {other} is neither text nor {{seconds, nanos}}"
+            "{name} {other} is neither text nor {{seconds, nanos}}"
         )),
     }
+}
+
+/// The entry's time: `timestamp`, else `receiveTimestamp` (when Cloud Logging received it),
+/// else none, like a plain-text line without one. A field that is there but is not a time
+/// makes the entry malformed, naming the field.
+fn entry_timestamp(obj: &Map<String, Value>) -> Result<Option<DateTime<Utc>>, String> {
+    for name in ["timestamp", "receiveTimestamp"] {
+        match field(obj, name) {
+            None | Some(Value::Null) => continue,
+            Some(v) => return parse_timestamp(name, v).map(Some),
+        }
+    }
+    Ok(None)
 }
 
 fn value_as_i64(v: &Value) -> Option<i64> {
@@ -182,10 +209,7 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
         return Err("entry has no textPayload, jsonPayload, protoPayload or httpRequest".into());
     };
 
-    let timestamp = match field(obj, "timestamp").or_else(|| field(obj, "receiveTimestamp")) {
-        Some(v) => Some(parse_timestamp(v)?),
-        None => None,
-    };
+    let timestamp = entry_timestamp(obj)?;
     let severity = match field(obj, "severity") {
         Some(v) => parse_severity(v)?,
         None => Severity::Default,
@@ -224,6 +248,16 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
         stack_trace,
         http,
         labels,
+    })
+}
+
+/// Whether a JSON object has the shape of a `LogEntry` (one of its payloads), rather than
+/// being an application's own JSON log line printed as text.
+pub fn has_log_entry_shape(value: &Value) -> bool {
+    value.as_object().is_some_and(|obj| {
+        ["textPayload", "jsonPayload", "protoPayload", "httpRequest"]
+            .iter()
+            .any(|name| field(obj, name).is_some())
     })
 }
 
@@ -301,5 +335,70 @@ mod tests {
         assert!(err.contains("no textPayload"), "{err}");
         let err = entry_from_json(&json!([1, 2])).unwrap_err();
         assert!(err.contains("an array"), "{err}");
+    }
+
+    #[test]
+    fn a_timestamp_that_is_not_one_is_malformed_and_named() {
+        for (timestamp, named) in [
+            (json!({"seconds": "x"}), "timestamp.seconds"),
+            (json!({"seconds": 1.5}), "timestamp.seconds"),
+            (json!({}), "timestamp"),
+            (json!({"nanos": 5}), "timestamp"),
+            (
+                json!({"seconds": 1757972883, "nanos": -1}),
+                "timestamp.nanos",
+            ),
+            (
+                json!({"seconds": 1757972883, "nanos": 1_000_000_000}),
+                "timestamp.nanos",
+            ),
+            (json!({"seconds": i64::MAX}), "out of range"),
+            (json!(""), "timestamp"),
+            (json!(1757972883), "timestamp"),
+        ] {
+            let err = entry_from_json(&json!({"textPayload": "x", "timestamp": timestamp}))
+                .expect_err(&timestamp.to_string());
+            assert!(err.contains(named), "{timestamp}: {err}");
+        }
+        let err =
+            entry_from_json(&json!({"textPayload": "x", "receiveTimestamp": "soon"})).unwrap_err();
+        assert!(err.starts_with("receiveTimestamp"), "{err}");
+    }
+
+    #[test]
+    fn timestamps_in_both_forms_and_the_fallbacks() {
+        let at = |entry: Value| entry_from_json(&entry).unwrap().timestamp;
+        let expected = DateTime::parse_from_rfc3339("2025-09-15T21:48:03.5Z").unwrap();
+        assert_eq!(
+            at(
+                json!({"textPayload": "x", "timestamp": {"seconds": "1757972883", "nanos": 500_000_000}})
+            ),
+            Some(expected.with_timezone(&Utc))
+        );
+        assert_eq!(
+            at(json!({"textPayload": "x", "timestamp": {"seconds": 1757972883}})),
+            Some(expected.with_timezone(&Utc) - chrono::Duration::milliseconds(500))
+        );
+        // No timestamp (or a null one): when Cloud Logging received it; else no time at all.
+        for entry in [
+            json!({"textPayload": "x", "receiveTimestamp": "2025-09-15T21:48:03.5Z"}),
+            json!({"textPayload": "x", "timestamp": null, "receive_timestamp": "2025-09-15T21:48:03.5Z"}),
+        ] {
+            assert_eq!(at(entry), Some(expected.with_timezone(&Utc)));
+        }
+        assert_eq!(at(json!({"textPayload": "x"})), None);
+        // The ends of the range are times: the window, not the reader, sets them aside.
+        assert!(at(json!({"textPayload": "x", "timestamp": "0001-01-01T00:00:00Z"})).is_some());
+        assert!(at(json!({"textPayload": "x", "timestamp": "9999-12-31T23:59:59Z"})).is_some());
+    }
+
+    #[test]
+    fn log_entry_shape() {
+        assert!(has_log_entry_shape(&json!({"textPayload": "x"})));
+        assert!(has_log_entry_shape(&json!({"json_payload": {}})));
+        assert!(!has_log_entry_shape(
+            &json!({"level": "error", "msg": "boom"})
+        ));
+        assert!(!has_log_entry_shape(&json!([{"textPayload": "x"}])));
     }
 }
