@@ -137,6 +137,24 @@ impl Miner {
         key
     }
 
+    /// Like [`Miner::add`], but a form not seen before is only kept while fewer than `cap`
+    /// are: `None` when the message is new and the miner is full.
+    pub fn add_within(&mut self, message: &str, cap: usize) -> Option<u32> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        mask_into(message, &mut buf);
+        let known = self.keys.get(buf.as_str()).copied();
+        self.scratch = buf;
+        match known {
+            Some(key) => {
+                self.counts[key as usize] += 1;
+                Some(key)
+            }
+            None if self.counts.len() < cap => Some(self.add(message)),
+            None => None,
+        }
+    }
+
     /// Number of distinct masked forms so far.
     pub fn distinct(&self) -> usize {
         self.counts.len()

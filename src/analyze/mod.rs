@@ -138,6 +138,41 @@ pub struct Totals {
     pub below_min_severity: u64,
     /// Logical events after joining tracebacks.
     pub events: u64,
+    /// Events put in a service's "other" cluster: past the clusters a sweep keeps apart.
+    pub folded: u64,
+    /// Messages cut to their first bytes (what is looked at of a message is bounded).
+    pub cut: u64,
+}
+
+/// What of one message is looked at; the rest is cut (after redaction, so that a secret is
+/// masked whole) and the cut counted.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// What of a joined event or a stack trace is looked at.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+/// Distinct message forms the miner keeps; later new forms go to "other".
+pub const MAX_FORMS: usize = 20_000;
+/// Raw clusters (forms and signatures) kept apart while reading.
+pub const MAX_RAW_CLUSTERS: usize = 25_000;
+/// Clusters kept apart in a sweep's result: the most severe and frequent; the rest are
+/// folded into one "other" cluster per service.
+pub const MAX_CLUSTERS: usize = 2_000;
+/// The template of a service's "other" cluster.
+pub const OTHER_TEMPLATE: &str = "(other messages, beyond the clusters a sweep keeps apart)";
+
+/// `text` cut to at most `max` bytes at a character boundary, with a note of what was cut;
+/// whether it was cut.
+fn cut_to(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let dropped = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!(" … [{dropped} bytes cut]"));
+    true
 }
 
 /// What a sweep found.
@@ -277,6 +312,11 @@ impl Analyzer {
         {
             entry.stack_trace = Some(t);
         }
+        let mut cut = cut_to(&mut entry.message, MAX_MESSAGE_BYTES);
+        if let Some(trace) = &mut entry.stack_trace {
+            cut |= cut_to(trace, MAX_EVENT_BYTES);
+        }
+        self.totals.cut += u64::from(cut);
         if entry.severity == Severity::Default {
             // Plain text on stdout or stderr: the runtime's words say what it is.
             entry.severity = joiner::infer_severity(&entry.message);
@@ -300,7 +340,8 @@ impl Analyzer {
             end: self.last.unwrap_or(now),
         });
 
-        let (clusters, occurrences, traffic) = self.clusters.into_parts();
+        let (clusters, occurrences, traffic, folded) = self.clusters.into_parts();
+        self.totals.folded += folded;
         let mut root_causes = Vec::new();
         for group in correlate::correlate(clusters, occurrences, &traffic) {
             let correlate::Group {
@@ -365,18 +406,29 @@ fn record_into<'a>(
 ) -> impl FnMut(Event) + 'a {
     move |mut event| {
         totals.events += 1;
-        if event.entries > 1
-            && let std::borrow::Cow::Owned(m) = redactor.redact(&event.entry.message)
-        {
-            event.entry.message = m;
-            event.exception = traceback::parse_exception(&event.entry.full_text());
+        if event.entries > 1 {
+            let mut changed = false;
+            if let std::borrow::Cow::Owned(m) = redactor.redact(&event.entry.message) {
+                event.entry.message = m;
+                changed = true;
+            }
+            if cut_to(&mut event.entry.message, MAX_EVENT_BYTES) {
+                totals.cut += 1;
+                changed = true;
+            }
+            if changed {
+                event.exception = traceback::parse_exception(&event.entry.full_text());
+            }
         }
-        clusters.record(event);
+        if clusters.record(event) {
+            totals.folded += 1;
+        }
     }
 }
 
 impl Clusters {
-    fn record(&mut self, event: Event) {
+    /// Records an event in its cluster; whether that was the service's "other" cluster.
+    fn record(&mut self, event: Event) -> bool {
         let Event {
             entry,
             exception,
@@ -412,10 +464,14 @@ impl Clusters {
                 let line = miner::mask(joiner::headline(&entry.message)).replace("<*>", "0");
                 self.signature_cluster(format!("{service}\nline:{line}"), &service, None)
             }
-            None => {
-                let key = self.miner.add(joiner::headline(&entry.message));
-                match self.by_template.get(&(service.clone(), key)) {
+            None => match self
+                .miner
+                .add_within(joiner::headline(&entry.message), MAX_FORMS)
+            {
+                None => self.other_cluster(&service),
+                Some(key) => match self.by_template.get(&(service.clone(), key)) {
                     Some(&id) => id,
+                    None if self.raw.len() >= MAX_RAW_CLUSTERS => self.other_cluster(&service),
                     None => {
                         let id = self.raw.len() as u32;
                         self.raw.push(ClusterStats::new(&service));
@@ -424,9 +480,10 @@ impl Clusters {
                         self.by_template.insert((service.clone(), key), id);
                         id
                     }
-                }
-            }
+                },
+            },
         };
+        let folded = self.raw_signature[id as usize].ends_with(OTHER_KEY);
         let stats = &mut self.raw[id as usize];
         stats.record(
             &entry.message,
@@ -450,7 +507,7 @@ impl Clusters {
             stats.note_route(&request_template(h));
         }
         let Some(t) = entry.timestamp.and_then(|t| t.timestamp_nanos_opt()) else {
-            return;
+            return folded;
         };
         let instance = intern(&mut self.instances, entry.instance.as_deref());
         if let Some((status, _)) = http
@@ -460,7 +517,7 @@ impl Clusters {
             // only that the service served.
             self.traffic
                 .served(&service, entry.revision.as_deref(), instance, t);
-            return;
+            return folded;
         }
         if entry.labels.contains_key("run.googleapis.com/task_index")
             || entry
@@ -486,11 +543,20 @@ impl Clusters {
             severity,
             clean_exit: is_clean_exit(&entry.message),
         });
+        folded
+    }
+
+    /// The service's cluster of what is past the caps.
+    fn other_cluster(&mut self, service: &str) -> u32 {
+        self.signature_cluster(format!("{service}{OTHER_KEY}"), service, None)
     }
 
     fn signature_cluster(&mut self, key: String, service: &str, e: Option<&Exception>) -> u32 {
         if let Some(&id) = self.by_signature.get(&key) {
             return id;
+        }
+        if self.raw.len() >= MAX_RAW_CLUSTERS && !key.ends_with(OTHER_KEY) {
+            return self.other_cluster(service);
         }
         let id = self.raw.len() as u32;
         let mut stats = ClusterStats::new(service);
@@ -502,8 +568,9 @@ impl Clusters {
         id
     }
 
-    /// The clusters, the occurrences pointing at them, and what was served.
-    fn into_parts(self) -> (Vec<Cluster>, Vec<Occurrence>, episodes::Traffic) {
+    /// The clusters, the occurrences pointing at them, what was served, and how many events
+    /// were folded into "other" clusters at the end.
+    fn into_parts(self) -> (Vec<Cluster>, Vec<Occurrence>, episodes::Traffic, u64) {
         let templates = self.miner.finish();
         // Raw template clusters of one service and one final template are one cluster.
         let mut final_of: HashMap<(String, usize), usize> = HashMap::new();
@@ -560,17 +627,90 @@ impl Clusters {
                 }
             }
         }
+        let (mut out, index, folded) = fold_beyond(out, MAX_CLUSTERS);
+        for f in &mut raw_to_final {
+            *f = index[*f as usize];
+        }
         for c in &mut out {
             let example = c.stats.examples.first().cloned().unwrap_or_default();
-            c.role = classify(joiner::headline(&example), &c.stats);
+            c.role = if c.signature == "other" {
+                // Many kinds of message: never a cause of anything else.
+                Role::Noise
+            } else {
+                classify(joiner::headline(&example), &c.stats)
+            };
             c.wrapper = cluster::is_wrapper(&c.template, c.stats.exception.as_ref());
         }
         let mut occurrences = self.occurrences;
         for o in &mut occurrences {
             o.cluster = raw_to_final[o.cluster as usize];
         }
-        (out, occurrences, self.traffic)
+        (out, occurrences, self.traffic, folded)
     }
+}
+
+/// The end of the signature key of a service's "other" cluster.
+const OTHER_KEY: &str = "\nother";
+
+/// Keeps the `max` clusters that matter most (the most severe, then the most frequent) and
+/// folds the others of each service into its "other" cluster; the index each cluster went to.
+fn fold_beyond(clusters: Vec<Cluster>, max: usize) -> (Vec<Cluster>, Vec<u32>, u64) {
+    if clusters.len() <= max {
+        let same = (0..clusters.len() as u32).collect();
+        return (clusters, same, 0);
+    }
+    let mut rank: Vec<usize> = (0..clusters.len()).collect();
+    rank.sort_by(|&a, &b| {
+        let (a, b) = (&clusters[a], &clusters[b]);
+        b.stats
+            .severity()
+            .cmp(&a.stats.severity())
+            .then_with(|| b.stats.count.cmp(&a.stats.count))
+            .then_with(|| a.template.cmp(&b.template))
+    });
+    // Room for the "other" clusters of the services folded into.
+    let services: BTreeSet<&str> = clusters.iter().map(|c| c.stats.service.as_str()).collect();
+    let keep: std::collections::HashSet<usize> = rank
+        .iter()
+        .copied()
+        .filter(|&i| clusters[i].signature != "other")
+        .take(max.saturating_sub(services.len()).max(1))
+        .collect();
+    let mut index = vec![0u32; clusters.len()];
+    let mut out: Vec<Cluster> = Vec::with_capacity(max);
+    let mut other_of: HashMap<String, usize> = HashMap::new();
+    let mut folded = 0;
+    for (i, c) in clusters.into_iter().enumerate() {
+        if keep.contains(&i) {
+            index[i] = out.len() as u32;
+            out.push(c);
+            continue;
+        }
+        if c.signature != "other" {
+            folded += c.stats.count;
+        }
+        match other_of.get(&c.stats.service) {
+            Some(&o) => {
+                out[o].stats.merge(c.stats);
+                index[i] = o as u32;
+            }
+            None => {
+                other_of.insert(c.stats.service.clone(), out.len());
+                index[i] = out.len() as u32;
+                let mut stats = ClusterStats::new(&c.stats.service);
+                stats.merge(c.stats);
+                out.push(Cluster {
+                    role: Role::Noise,
+                    signature: "other".to_string(),
+                    template: OTHER_TEMPLATE.to_string(),
+                    stats,
+                    wrapper: false,
+                    evidence: Vec::new(),
+                });
+            }
+        }
+    }
+    (out, index, folded)
 }
 
 /// 1 and up for a name, 0 for none.
@@ -598,6 +738,7 @@ fn signature_template(key: &str, stats: &ClusterStats) -> String {
             format!("{}: {}", e.kind, message)
         }
         Some(e) => e.kind.clone(),
+        None if key.ends_with(OTHER_KEY) => OTHER_TEMPLATE.to_string(),
         None => key
             .split_once("\nrequest:")
             .or_else(|| key.split_once("\nline:"))
@@ -654,4 +795,85 @@ pub fn exception_signature(e: &Exception, source_root: &str) -> String {
         signature.push_str(&format!("\nframes:{}", frames.join("|")));
     }
     signature
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(message: String, second: i64) -> LogEntry {
+        let mut e = LogEntry::new(message);
+        e.timestamp = DateTime::from_timestamp(1_750_000_000 + second, 0);
+        e.severity = Severity::Error;
+        e.service = Some("api".into());
+        e.instance = Some(format!("i{}", second % 7));
+        e
+    }
+
+    fn analyse(entries: impl IntoIterator<Item = LogEntry>) -> Analysis {
+        let mut analyzer = Analyzer::new(Options::default()).expect("analyzer");
+        for e in entries {
+            analyzer.push(e);
+        }
+        analyzer.finish(Utc::now())
+    }
+
+    /// A word no other line shares, so that every line is its own form.
+    fn word(mut n: usize) -> String {
+        let mut w = String::new();
+        for _ in 0..4 {
+            w.push((b'a' + (n % 26) as u8) as char);
+            n /= 26;
+        }
+        w
+    }
+
+    #[test]
+    fn a_giant_line_is_cut_after_its_secrets_are_masked() {
+        let secret = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+        let mut text = format!("Error: token={secret} failed:");
+        for i in 0..1_000_000 {
+            text.push_str(&format!(" t{i}"));
+        }
+        text.push_str(" password=tail-secret-value");
+        let analysis = analyse([entry(text, 0)]);
+        assert_eq!(analysis.totals.cut, 1);
+        let rc = &analysis.root_causes[0];
+        let example = &rc.clusters[0].stats.examples[0];
+        assert!(example.len() <= MAX_MESSAGE_BYTES + 64, "{}", example.len());
+        assert!(!example.contains(secret));
+        assert!(
+            rc.clusters
+                .iter()
+                .all(|c| !c.template.contains("tail-secret"))
+        );
+    }
+
+    #[test]
+    fn distinct_lines_past_the_caps_fold_into_other_and_nothing_is_lost() {
+        let n = MAX_FORMS + 5_000;
+        let lines = (0..n).map(|i| {
+            let text = format!(
+                "{} {} {} failed",
+                word(i),
+                word(i * 7 + 3),
+                word(i * 13 + 5)
+            );
+            entry(text, (i % 3_000) as i64)
+        });
+        let analysis = analyse(lines);
+        let clusters: usize = analysis.root_causes.iter().map(|r| r.clusters.len()).sum();
+        assert!(clusters <= MAX_CLUSTERS, "{clusters} clusters");
+        assert!(analysis.totals.folded > 0);
+        let counted: u64 = analysis.root_causes.iter().map(|r| r.count).sum::<u64>()
+            + analysis.totals.below_min_severity;
+        assert_eq!(counted, n as u64, "every event is in some root cause");
+        let other = analysis
+            .root_causes
+            .iter()
+            .flat_map(|r| &r.clusters)
+            .find(|c| c.template == OTHER_TEMPLATE)
+            .expect("an other cluster");
+        assert!(other.stats.count >= analysis.totals.folded.min(5_000));
+    }
 }

@@ -29,6 +29,9 @@ const PATH_SEGMENT: &AsciiSet = &CONTROLS
     .add(b'(')
     .add(b')');
 
+/// Root causes a worklog writes out in full (those acted on always are); JSON has them all.
+const WORKLOG_ROOT_CAUSES: usize = 100;
+
 /// Examples in reports are cut to this many characters.
 const EXAMPLE_CHARS: usize = 1_500;
 
@@ -68,6 +71,8 @@ pub fn json_result(analysis: &Analysis, actions: &[Action]) -> Value {
             "entries": analysis.totals.entries,
             "by_severity": by_severity,
             "malformed": analysis.totals.malformed,
+            "folded": analysis.totals.folded,
+            "cut": analysis.totals.cut,
         },
         "root_causes": root_causes,
     })
@@ -328,16 +333,20 @@ impl Renderer {
         now: DateTime<Utc>,
         dry_run: bool,
     ) -> Result<String, tera::Error> {
+        // The most urgent root causes, and every one the sweep acted on, are written out.
         let root_causes: Vec<Value> = analysis
             .root_causes
             .iter()
             .zip(actions)
-            .map(|(rc, a)| {
+            .enumerate()
+            .filter(|(i, (_, a))| *i < WORKLOG_ROOT_CAUSES || a.kind != ActionKind::None)
+            .map(|(_, (rc, a))| {
                 let mut v = root_cause_view(rc, &analysis.window, links);
                 v["action"] = action_view(a, dry_run);
                 v
             })
             .collect();
+        let hidden = analysis.root_causes.len() - root_causes.len();
         let t = &analysis.totals;
         let by_severity: Vec<Value> = t
             .by_severity
@@ -358,9 +367,12 @@ impl Renderer {
             "totals": {
                 "entries": t.entries, "events": t.events, "malformed": t.malformed,
                 "outside_window": t.outside_window, "below_min_severity": t.below_min_severity,
+                "folded": t.folded, "cut": t.cut,
                 "by_severity": by_severity,
             },
             "root_causes": root_causes,
+            "total_root_causes": analysis.root_causes.len(),
+            "hidden": hidden,
             "written": filed,
             "dry_run": dry_run,
             "repo": links.repo,
