@@ -251,7 +251,10 @@ pub(crate) fn window_from_flags(
         None => default_until()?,
     };
     Ok(Some(Window {
-        start: end - span,
+        // At the ends of time a window is cut short rather than overflowing.
+        start: end
+            .checked_sub_signed(span)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC),
         end,
     }))
 }
@@ -484,7 +487,11 @@ fn latest_timestamp(path: &str) -> Result<Option<DateTime<Utc>>, CliError> {
         );
     }
     // The window is half-open: keep the last entry inside it.
-    Ok(Some(span.newest + chrono::Duration::nanoseconds(1)))
+    Ok(Some(
+        span.newest
+            .checked_add_signed(chrono::Duration::nanoseconds(1))
+            .unwrap_or(span.newest),
+    ))
 }
 
 struct CountingReader<R> {

@@ -792,4 +792,31 @@ fn timestamps_at_the_ends_of_time_and_absurd_latencies_never_crash_a_sweep() {
     let result = sweep_json(&path, &[]);
     assert_eq!(result["totals"]["entries"], 4);
     assert!(!root_causes(&result).is_empty());
+
+    // The first and the last instant chrono knows, as Cloud Logging's {seconds, nanos}.
+    for seconds in [8_210_266_876_799_i64, -8_334_601_228_800] {
+        let entry = json!({
+            "textPayload": "boom", "severity": "ERROR",
+            "timestamp": {"seconds": seconds, "nanos": 0},
+        });
+        let path = jsonl(&dir, "end.jsonl", &[entry]);
+        for flags in [&["--since", "1h"][..], &[]] {
+            let out = run(&[
+                &[
+                    "sweep",
+                    "--logs",
+                    path.to_str().unwrap(),
+                    "--format",
+                    "json",
+                ],
+                flags,
+            ]
+            .concat());
+            assert!(
+                out.status.code().is_some_and(|c| c == 0 || c == 2),
+                "{seconds} {flags:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
