@@ -188,8 +188,8 @@ const PLANTED: &[(&str, &str)] = &[
         "2001:db8:85a3",
     ),
     (
-        "peer fe80::1ff:fe23:4567:890a%eth0 unreachable",
-        "fe80::1ff",
+        "peer 2a00:1450:4001:81b::200e unreachable",
+        "2a00:1450",
     ),
 ];
 

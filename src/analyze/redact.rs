@@ -10,12 +10,13 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use regex::{Captures, Regex, RegexSet, RegexSetBuilder};
 use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// What a masked secret is replaced with.
 pub const MASK: &str = "[REDACTED]";
 /// What an e-mail address is replaced with.
 pub const EMAIL: &str = "[EMAIL]";
-/// What an IPv4 or IPv6 address is replaced with (a port after it stays).
+/// What a public IPv4 or IPv6 address is replaced with (a port after it stays).
 pub const IP: &str = "[IP]";
 const PRIVATE_KEY: &str = "[REDACTED PRIVATE KEY]";
 
@@ -205,13 +206,13 @@ const RULES: &[Rule] = &[
         prefilter: Prefilter::Hint("@|%40"),
         mask: Mask::Check(email),
     },
-    // IPv6 addresses: eight groups, or a `::` form (validated by the standard library).
+    // Public IPv6 addresses: eight groups, or a `::` form (validated by the standard library).
     Rule {
         pattern: r"(?i)(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|[0-9a-f:]*::[0-9a-f:.]*(?:%[0-9a-z]+)?",
         prefilter: Prefilter::Hint(r"(?i)[0-9a-f]::|::[0-9a-f]|(?:[0-9a-f]{1,4}:){7}[0-9a-f]"),
         mask: Mask::Check(ipv6),
     },
-    // IPv4 addresses: four octets up to 255, not part of a longer dotted number.
+    // Public IPv4 addresses: four octets up to 255, not part of a longer dotted number.
     Rule {
         pattern: r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b",
         prefilter: Prefilter::Hint(r"\d\.\d{1,3}\.\d{1,3}\.\d"),
@@ -601,10 +602,31 @@ fn ipv4(scan: &Scan<'_>, caps: &Captures<'_>) -> Verdict {
         (Some('/'), Some(c)) => c.is_ascii_alphabetic(),
         _ => false,
     } || matches!((after.next(), after.next()), (Some('.'), Some(c)) if c.is_ascii_digit());
-    if longer_number {
-        Verdict::Keep
-    } else {
-        Verdict::Mask(IP.to_string())
+    match m.as_str().parse::<Ipv4Addr>() {
+        Ok(address) if !longer_number && !is_internal_v4(address) => Verdict::Mask(IP.to_string()),
+        _ => Verdict::Keep,
+    }
+}
+
+/// Private, loopback, link-local and unspecified addresses name a service's own
+/// infrastructure (`10.0.0.5:5432` refused), not a person: they stay, as the diagnosis needs
+/// them.
+fn is_internal_v4(address: Ipv4Addr) -> bool {
+    address.is_private()
+        || address.is_loopback()
+        || address.is_link_local()
+        || address.is_unspecified()
+}
+
+fn is_internal_v6(address: Ipv6Addr) -> bool {
+    match address.to_ipv4_mapped() {
+        Some(v4) => is_internal_v4(v4),
+        None => {
+            address.is_loopback()
+                || address.is_unspecified()
+                || address.is_unique_local()
+                || address.is_unicast_link_local()
+        }
     }
 }
 
@@ -626,13 +648,18 @@ fn ipv6(scan: &Scan<'_>, caps: &Captures<'_>) -> Verdict {
     let candidate = m.as_str();
     let address = candidate.split('%').next().unwrap_or(candidate);
     let trimmed = address.trim_end_matches(':');
-    let valid = |s: &str| s.parse::<std::net::Ipv6Addr>().is_ok();
-    if valid(address) {
-        Verdict::Mask(IP.to_string())
-    } else if trimmed.len() + 1 == address.len() && valid(trimmed) {
-        Verdict::Mask(format!("{IP}:"))
+    let (parsed, tail) = match address.parse::<Ipv6Addr>() {
+        Ok(a) => (a, ""),
+        Err(_) if trimmed.len() + 1 == address.len() => match trimmed.parse::<Ipv6Addr>() {
+            Ok(a) => (a, ":"),
+            Err(_) => return Verdict::Retry,
+        },
+        Err(_) => return Verdict::Retry,
+    };
+    if is_internal_v6(parsed) {
+        Verdict::Keep
     } else {
-        Verdict::Retry
+        Verdict::Mask(format!("{IP}{tail}"))
     }
 }
 
@@ -887,8 +914,8 @@ mod tests {
         ("IPv4 forwarded-for", "x-forwarded-for: 192.0.2.1, 10.0.0.5", "192.0.2.1"),
         ("IPv6", "client 2001:db8:85a3::8a2e:370:7334 connected", "2001:db8:85a3"),
         ("IPv6 full", "from 2001:0db8:85a3:0000:0000:8a2e:0370:7334 ok", "2001:0db8:85a3"),
-        ("IPv6 loopback with port", "listening on [::1]:8080", "::1"),
-        ("IPv6 link-local with zone", "neighbour fe80::1ff:fe23:4567:890a%eth0 up", "fe80::1ff"),
+        ("IPv6 with port", "listening on [2a00:1450:4001:81b::200e]:8080", "2a00:1450"),
+        ("IPv6 Google", "from 2a00:1450:4001:81b::200e ok", "4001:81b"),
         ("IPv4-mapped IPv6", "peer ::ffff:192.0.2.128 closed", "192.0.2.128"),
     ];
 
@@ -938,7 +965,7 @@ mod tests {
     fn masks_keep_the_structure_around_them() {
         let cases = [
             (
-                "connect to 10.0.0.5:5432 refused",
+                "connect to 203.0.113.9:5432 refused",
                 "connect to [IP]:5432 refused",
             ),
             (
@@ -1001,6 +1028,7 @@ mod tests {
             "2024-05-01T12:30:45.123Z took 12:30:45 and 00:00:01.5",
             "2024-05-01 12:30:45,123 INFO worker started",
             "could not connect to db:5432 or redis:6379 or localhost:8080",
+            "dial tcp 10.0.0.5:5432 from 172.16.4.2 via 169.254.169.126 and 127.0.0.1",
             "revision api-00042-xyz serving 100% of traffic",
             "trace 4bf92f3577b34da6a3ce929d0e0e4736 span 00f067aa0ba902b7",
             "request 123e4567-e89b-12d3-a456-426614174000 at /v1/items/123e4567-e89b-12d3-a456-426614174000",
