@@ -187,10 +187,7 @@ const PLANTED: &[(&str, &str)] = &[
         "client 2001:db8:85a3::8a2e:370:7334 reset the stream",
         "2001:db8:85a3",
     ),
-    (
-        "peer 2a00:1450:4001:81b::200e unreachable",
-        "2a00:1450",
-    ),
+    ("peer 2a00:1450:4001:81b::200e unreachable", "2a00:1450"),
 ];
 
 /// A Cloud Run stderr entry.
