@@ -1,6 +1,7 @@
 //! The command line: `sweep`, `serve`, `templates`, `config check` (SPEC section 2).
 //! Results go to stdout; progress and diagnostics to stderr.
 
+use crate::analyze::redact::Redactor;
 use crate::analyze::{Analysis, Analyzer, Options, miner};
 use crate::config::Config;
 use crate::model::{Window, parse_duration, rfc3339};
@@ -360,6 +361,9 @@ pub fn sweep_file(
     if let Some(first) = args.services.first() {
         options.default_service = first.clone();
     }
+    // Warnings quote the entry they skip: masked like the entries themselves.
+    let redactor = Redactor::new(&options.redact)
+        .map_err(|e| CliError::usage(format!("redact: not a regular expression: {e}")))?;
     let mut analyzer = Analyzer::new(options)
         .map_err(|e| CliError::usage(format!("redact: not a regular expression: {e}")))?;
 
@@ -378,7 +382,8 @@ pub fn sweep_file(
     let mut on_malformed = |m: Malformed| {
         malformed += 1;
         if shown < 20 {
-            eprintln!("warning: {path} {}: {} (skipped)", m.location, m.reason);
+            let reason = redactor.redact(&m.reason);
+            eprintln!("warning: {path} {}: {reason} (skipped)", m.location);
             shown += 1;
         }
     };

@@ -8,7 +8,9 @@ async fn main() -> ExitCode {
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.message);
+            // An error may quote what it failed on: masked like everything else printed.
+            let message = log_gardener::analyze::redact::Redactor::default();
+            eprintln!("error: {}", message.redact(&e.message));
             ExitCode::from(e.code)
         }
     }

@@ -4,6 +4,7 @@
 //! caller does not advance its cursor.
 
 use super::entry_from_json;
+use crate::analyze::redact::Redactor;
 use crate::analyze::{Analysis, Analyzer, Options};
 use crate::cli::{CliError, SweepArgs};
 use crate::config::{Config, ServiceSpec};
@@ -222,6 +223,9 @@ pub async fn analyze_window(
 ) -> anyhow::Result<Analysis> {
     let mut options = options;
     options.window = Some(window);
+    // Warnings quote the entry they skip: masked like the entries themselves (the pretty
+    // log format does not redact).
+    let redactor = Redactor::new(&options.redact).context("a redact pattern")?;
     let mut analyzer = Analyzer::new(options).context("a redact pattern")?;
     let all = [None];
     let targets: Vec<Option<&ServiceSpec>> = if services.is_empty() {
@@ -239,6 +243,7 @@ pub async fn analyze_window(
                 |e| analyzer.push(e),
                 |reason| {
                     malformed += 1;
+                    let reason = redactor.redact(&reason);
                     tracing::warn!(%reason, "malformed Cloud Logging entry skipped");
                 },
             )
