@@ -150,7 +150,35 @@ pub fn init() {
     if json {
         builder.event_format(CloudLoggingJson).init();
     } else {
-        builder.init();
+        builder
+            .with_writer(Redacted(std::io::stderr))
+            .with_ansi(false)
+            .init();
+    }
+}
+
+/// A writer for text logs that masks secrets in each formatted line before it is written
+/// (the formatter hands over one event per write).
+#[derive(Clone, Copy)]
+pub struct Redacted<M>(pub M);
+
+impl<'a, M: tracing_subscriber::fmt::MakeWriter<'a>> tracing_subscriber::fmt::MakeWriter<'a>
+    for Redacted<M>
+{
+    type Writer = Redacted<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        Redacted(self.0.make_writer())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Redacted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(REDACTOR.redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -213,6 +241,25 @@ mod tests {
                 .unwrap()
                 .starts_with("rate limited")
         );
+    }
+
+    #[test]
+    fn text_logs_carry_no_secrets_either() {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(Redacted(buffer.clone()))
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(
+                url = "postgres://app:hunter2-secret@db:5432/app",
+                "GitHub said 401 for ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
+            );
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("GitHub said 401"), "{text}");
+        assert!(!text.contains("ghp_aBcDeF"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
     }
 
     #[test]
