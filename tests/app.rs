@@ -3,6 +3,10 @@
 //! as a user's actions: a maintainer comments a command, the repository ends up with issues.
 
 mod support;
+#[path = "support/secrets.rs"]
+mod secrets;
+
+use secrets::PLANTED;
 
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -484,6 +488,21 @@ async fn no_secret_from_the_entries_reaches_github() {
         })
         .collect();
     h.logging.add_entries(leaks);
+    // Every other kind, each as the message of a crash loop's fatal error.
+    let kinds: Vec<Value> = PLANTED
+        .iter()
+        .enumerate()
+        .map(|(i, (message, _))| {
+            json!({
+                "textPayload": format!("RuntimeError: {message}"),
+                "severity": "ERROR",
+                "timestamp": (now - chrono::Duration::seconds(300 + i as i64)).to_rfc3339(),
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "netra-backend"}},
+                "labels": {"instanceId": "k"},
+            })
+        })
+        .collect();
+    h.logging.add_entries(kinds);
     let chat = h.help_issue();
     h.sweep(chat).await;
     let mut written = String::new();
@@ -497,6 +516,13 @@ async fn no_secret_from_the_entries_reaches_github() {
     assert!(written.contains("OperationalError"), "the error was filed");
     for s in [secret, password, "ops@example.com"] {
         assert!(!written.contains(s), "{s} reached GitHub");
+    }
+    // The worklog replied to the command shows every cluster, the planted ones too.
+    let worklog: String = h.replies(chat).iter().map(|c| c.body.clone()).collect();
+    assert!(worklog.contains("RuntimeError"), "{worklog}");
+    for (_, part) in PLANTED {
+        assert!(!written.contains(part), "{part} reached an issue");
+        assert!(!worklog.contains(part), "{part} reached the worklog comment");
     }
 }
 
