@@ -1,7 +1,7 @@
 //! Template mining throughput, one core: Loghub-2k messages repeated with a varying number
 //! in each line, so every repeat is new text as in a real stream.
 //!
-//! `cargo bench --bench templates` (the Loghub data: `../shared/data/loghub-2k` or `$LOGHUB_DIR`).
+//! `cargo bench --bench templates` (the Loghub data: `$LOGHUB_DIR`).
 
 #[path = "../tests/support/loghub.rs"]
 mod loghub;
@@ -17,7 +17,12 @@ fn main() {
         .unwrap_or(100);
     let base: Vec<String> = loghub::DATASETS
         .iter()
-        .flat_map(|(name, _)| loghub::load(name).into_iter().map(|(m, _)| m))
+        .flat_map(|(name, _)| {
+            loghub::load(name)
+                .expect("the Loghub-2k data: set LOGHUB_DIR")
+                .into_iter()
+                .map(|(m, _)| m)
+        })
         .collect();
     let lines: Vec<String> = (0..repeat)
         .flat_map(|r| {

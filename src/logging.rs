@@ -144,16 +144,33 @@ pub fn init() {
         Ok("pretty") => false,
         _ => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter);
+    let _ = tracing::subscriber::set_global_default(subscriber(json, filter, std::io::stderr));
+}
+
+/// The process's logger writing to `writer`: Cloud Logging's JSON or redacted text.
+pub fn subscriber<W>(
+    json: bool,
+    filter: tracing_subscriber::EnvFilter,
+    writer: W,
+) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if json {
-        builder.event_format(CloudLoggingJson).init();
+        Box::new(
+            builder
+                .with_writer(writer)
+                .event_format(CloudLoggingJson)
+                .finish(),
+        )
     } else {
-        builder
-            .with_writer(Redacted(std::io::stderr))
-            .with_ansi(false)
-            .init();
+        Box::new(
+            builder
+                .with_writer(Redacted(writer))
+                .with_ansi(false)
+                .finish(),
+        )
     }
 }
 

@@ -2,9 +2,9 @@
 //! the real Google client, against a stateful fake GitHub and a fake Cloud Logging. Tests read
 //! as a user's actions: a maintainer comments a command, the repository ends up with issues.
 
-mod support;
 #[path = "support/secrets.rs"]
 mod secrets;
+mod support;
 
 use secrets::PLANTED;
 
@@ -472,6 +472,14 @@ async fn cloud_logging_503s_and_github_rate_limits_leave_exactly_one_issue() {
 
 #[tokio::test]
 async fn no_secret_from_the_entries_reaches_github() {
+    // The App's own log lines as Cloud Run gets them, at every level (one thread: the
+    // server's tasks run on the test's runtime, so the default subscriber sees them).
+    let logs = LogBuffer::default();
+    let _json = tracing::subscriber::set_default(log_gardener::logging::subscriber(
+        true,
+        tracing_subscriber::EnvFilter::new("trace"),
+        logs.clone(),
+    ));
     let h = Harness::new().await;
     let secret = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789";
     let password = "hunter2hunter2";
@@ -520,9 +528,42 @@ async fn no_secret_from_the_entries_reaches_github() {
     // The worklog replied to the command shows every cluster, the planted ones too.
     let worklog: String = h.replies(chat).iter().map(|c| c.body.clone()).collect();
     assert!(worklog.contains("RuntimeError"), "{worklog}");
+    let logged = logs.text();
+    assert!(logged.contains("webhook received"), "the App logged");
     for (_, part) in PLANTED {
         assert!(!written.contains(part), "{part} reached an issue");
-        assert!(!worklog.contains(part), "{part} reached the worklog comment");
+        assert!(
+            !worklog.contains(part),
+            "{part} reached the worklog comment"
+        );
+        assert!(!logged.contains(part), "{part} reached the App's logs");
+    }
+}
+
+/// Log lines written by a subscriber, kept for the test to read.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
     }
 }
 

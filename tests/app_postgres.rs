@@ -9,7 +9,9 @@ use support::webhooks;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_command_files_one_issue_through_faults_and_redelivery() {
-    let db = TempDatabase::create().await;
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
     let h = Harness::with_database(Some(db.url.clone())).await;
     h.logging.fail_next(503, 2);
     h.github.fail_next(
@@ -73,7 +75,9 @@ async fn installation_events_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn installation_events_on_postgres() {
-    let db = TempDatabase::create().await;
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
     installation_events_decide_what_is_swept(Harness::with_database(Some(db.url.clone())).await)
         .await;
     db.drop_database().await;

@@ -13,7 +13,9 @@ use support::proxy::Proxy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_on_one_database_file_one_issue() {
-    let db = TempDatabase::create().await;
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
     let h = Harness::with_database(Some(db.url.clone())).await;
     let r2 = h.start_server(&db.url, |_| {}).await;
     let r3 = h.start_server(&db.url, |_| {}).await;
@@ -183,7 +185,9 @@ async fn a_job_whose_worker_died_is_taken_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_database_going_away_and_coming_back_loses_nothing() {
-    let db = TempDatabase::create().await;
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
     let proxy = Proxy::start("127.0.0.1:5432").await;
     let through_proxy = db
         .url

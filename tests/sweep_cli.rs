@@ -702,9 +702,10 @@ Caused by: java.net.ConnectException: Connection refused
     let result = sweep_json(&path, &[]);
     let rcs = root_causes(&result);
     assert_eq!(rcs.len(), 1, "{rcs:#?}");
+    // The innermost cause, and where the service's own code raised it.
     assert_eq!(
         rcs[0]["title"],
-        "java.net.ConnectException: Connection refused"
+        "java.net.ConnectException: Connection refused in Pool.connect"
     );
     assert_eq!(rcs[0]["priority"], "P1");
     let out = run(&["sweep", "--logs", path.to_str().unwrap()]);

@@ -281,7 +281,8 @@ fn keep_frames(text: &str, keep: usize) -> String {
         let frame = t.starts_with("at ")
             || t.starts_with("File \"")
             || t.starts_with("from ")
-            || (line.starts_with('\t') && t.contains(".go:"));
+            || (line.starts_with('\t') && t.contains(".go:"))
+            || (t.starts_with('#') && t[1..].starts_with(|c: char| c.is_ascii_digit()));
         // Python's source line under its frame goes with the frame.
         let code = !frame && in_frames && line.starts_with(char::is_whitespace);
         if frame {
@@ -356,7 +357,7 @@ static ACCESS_LOG_5XX: LazyLock<Regex> = LazyLock::new(|| {
 });
 static HEALTH_PATH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^/(?:_ah/)?(?:health|healthz|healthcheck|ready|readyz|livez|live|ping|status)/?$",
+        r"(?i)^/(?:_ah/|api/|actuator/)?(?:health|healthz|healthcheck|health-check|ready|readyz|readiness|livez|live|liveness|ping|status|up|heartbeat)(?:/(?:live|ready|liveness|readiness))?/?$",
     )
     .unwrap()
 });
@@ -364,6 +365,16 @@ static HEALTH_PATH: LazyLock<Regex> = LazyLock::new(|| {
 /// Whether a request path is a health check.
 pub fn is_health_path(path: &str) -> bool {
     HEALTH_PATH.is_match(path)
+}
+
+/// A static asset (`/build/app.css`, `/favicon.ico`): served without the application's code,
+/// so its 200s say nothing about whether the application works.
+pub fn is_static_path(path: &str) -> bool {
+    static ASSET: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)(?:^/(?:static|assets|build|dist|img|images|css|js|fonts|public)/|\.(?:css|js|mjs|map|png|jpe?g|gif|svg|webp|ico|woff2?|ttf|eot|txt|webmanifest)$)").unwrap()
+    });
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    ASSET.is_match(path)
 }
 
 /// What a cluster says, from its text, exception, severity and HTTP statuses.
@@ -443,6 +454,8 @@ pub fn exception_kind(e: &Exception) -> CauseKind {
         kind,
         "ModuleNotFoundError" | "ImportError" | "ClassNotFoundException" | "NoClassDefFoundError"
     ) || e.message.starts_with("Cannot find module")
+        || e.message.starts_with("Cannot find package")
+        || e.kind.ends_with("[ERR_MODULE_NOT_FOUND]")
     {
         CauseKind::Import
     } else if CONFIG.is_match(&text) {
@@ -477,6 +490,7 @@ pub fn in_app_path(frame: &Frame, source_root: &str) -> Option<String> {
         "site-packages/",
         "dist-packages/",
         "node_modules/",
+        "/vendor/",
         "/usr/lib/",
         "/usr/local/lib/",
         "<frozen ",

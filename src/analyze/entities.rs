@@ -75,6 +75,47 @@ pub fn names_something(text: &str) -> bool {
         || ENV_NAME.is_match(text)
 }
 
+/// Status codes written like variables (`DEADLINE_EXCEEDED`, `ERR_MODULE_NOT_FOUND`): they
+/// say what kind of failure, not which thing failed.
+fn is_status_code(word: &str) -> bool {
+    const GRPC: [&str; 11] = [
+        "DEADLINE_EXCEEDED",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "INVALID_ARGUMENT",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "OUT_OF_RANGE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+        "INTERNAL_SERVER_ERROR",
+    ];
+    GRPC.contains(&word) || word.starts_with("ERR_") || word.starts_with("HTTP_")
+}
+
+/// Whether a title names the place that failed: an address, a host, a module, a variable
+/// (status codes do not count).
+pub fn names_a_place(text: &str) -> bool {
+    SOCKET.is_match(text)
+        || URL_HOST.is_match(text)
+        || MODULE.is_match(text)
+        || FILE_LINE.is_match(text)
+        || ENV_NAME.captures_iter(text).any(|c| !is_status_code(&c[1]))
+}
+
+/// The upstreams (addresses and hosts) a cluster names.
+pub fn upstreams_of(c: &Cluster) -> BTreeSet<String> {
+    of_cluster(c)
+        .into_iter()
+        .filter_map(|e| {
+            e.strip_prefix("address ")
+                .or_else(|| e.strip_prefix("host "))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 fn named_in(text: &str, out: &mut BTreeSet<String>) {
     for c in MODULE.captures_iter(text) {
         out.insert(format!("module '{}'", &c[1]));

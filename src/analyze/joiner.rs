@@ -95,7 +95,7 @@ static GO_FUNC: LazyLock<Regex> = LazyLock::new(|| {
 /// `Type: message` or a bare `Type`, where the type looks like an exception class.
 pub static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?:Exception in thread .+? |Uncaught (?:exception:? )?|Unhandled (?:rejection|exception)[:.]? |---> )?((?:[A-Za-z_][\w$]*\.)*(?:[A-Z][\w$]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure|Panic))(?::\s?(.*))?$",
+        r"^(?:Exception in thread .+? |Uncaught (?:exception:? )?|Unhandled (?:rejection|exception)[:.]? |---> )?((?:[A-Za-z_][\w$]*\.)*(?:[A-Z][\w$]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure|Panic)(?: \[[A-Z][A-Z0-9_]*\])?)(?::\s?(.*))?$",
     )
     .unwrap()
 });
@@ -139,10 +139,11 @@ fn line_kind(line: &str) -> LineKind {
         // A logging prefix with no message: the lines after it are the message.
         return LineKind::Header;
     }
-    if is_indented(line) || is_continuation(trimmed) {
+    // A bracketed marker (`[previous exception]`) would pass for a logging prefix.
+    if is_indented(line) || is_continuation(trimmed) || is_continuation(line.trim()) {
         return LineKind::Continuation;
     }
-    if EXCEPTION_LINE.is_match(trimmed) {
+    if EXCEPTION_LINE.is_match(trimmed) || is_monolog_exception(trimmed) {
         return LineKind::Exception;
     }
     LineKind::Other
@@ -166,9 +167,33 @@ fn is_continuation(trimmed: &str) -> bool {
         || trimmed.starts_with("exit status ")
         || (trimmed.starts_with("goroutine ") && trimmed.ends_with(':'))
         || trimmed.starts_with("Node.js v")
+        // PHP: native (`Stack trace:`, `#0 /app/x.php(12): f()`, `thrown in`) and Monolog's.
+        || trimmed == "Stack trace:"
+        || trimmed.starts_with("thrown in ")
+        || trimmed == "[stacktrace]"
+        || trimmed.starts_with("[previous exception] ")
+        || trimmed == "\"}"
+        || is_php_frame(trimmed)
         || trimmed.starts_with("- /")
         || matches!(trimmed, "^" | "{" | "}" | "throw err;" | "throw e;")
         || (!trimmed.is_empty() && trimmed.chars().all(|c| c == '*' || c == '='))
+}
+
+/// `#3 /app/src/File.php(12): f()`, `#4 {main}`, `#5 [internal function]: g()`.
+fn is_php_frame(trimmed: &str) -> bool {
+    let Some(rest) = trimmed.strip_prefix('#') else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0
+        && rest[digits..]
+            .strip_prefix(' ')
+            .is_some_and(|r| r.starts_with('/') || r.starts_with("{main}") || r.starts_with('['))
+}
+
+/// A Monolog line (Laravel, Symfony) that carries an exception in its context.
+fn is_monolog_exception(trimmed: &str) -> bool {
+    trimmed.contains("{\"exception\":\"[object] (")
 }
 
 /// One stream of lines: service, instance and log name (stderr and stdout are apart).
@@ -407,7 +432,7 @@ impl Block {
             || (trimmed.is_empty() && text.len() < entry.message.len())
         {
             Mode::Header
-        } else if EXCEPTION_LINE.is_match(trimmed) {
+        } else if EXCEPTION_LINE.is_match(trimmed) || is_monolog_exception(trimmed) {
             Mode::JavaNode
         } else if trimmed.starts_with("goroutine ") && trimmed.ends_with(':') {
             Mode::Go
@@ -479,7 +504,10 @@ impl Block {
             }
             Mode::Python => self.python(message, trimmed, tight),
             Mode::JavaNode => {
-                if is_indented(message) || is_continuation(trimmed) {
+                if is_indented(message)
+                    || is_continuation(trimmed)
+                    || is_continuation(message.trim())
+                {
                     return true;
                 }
                 if EXCEPTION_LINE.is_match(trimmed) && !self.has_exception {

@@ -366,7 +366,10 @@ impl Analyzer {
             let service = group[0].stats.service.clone();
             let (priority, reasons) =
                 priority::prioritise(&group, &crash, &traffic, &self.options.thresholds, &window);
-            let title = truncate(&title::title(&group[0]), TITLE_CHARS);
+            let title = truncate(
+                &title::of_root_cause(&group, &self.options.source_root),
+                TITLE_CHARS,
+            );
             let count = group.iter().map(|c| c.stats.count).sum();
             let first_seen = group.iter().filter_map(|c| c.stats.first_seen).min();
             let last_seen = group.iter().filter_map(|c| c.stats.last_seen).max();
@@ -510,13 +513,17 @@ impl Clusters {
             return folded;
         };
         let instance = intern(&mut self.instances, entry.instance.as_deref());
-        if let Some((status, _)) = http
+        if let Some((status, health)) = http
             && status < 500
         {
             // Requests that went through are only counted: there are many, and they say
-            // only that the service served.
-            self.traffic
-                .served(&service, entry.revision.as_deref(), instance, t);
+            // only that the service served. Health checks and static assets pass without the
+            // application's code, so they do not say that it serves its users.
+            let path = entry.http.as_ref().map_or("", |h| h.path());
+            if !health && !cluster::is_static_path(path) {
+                self.traffic
+                    .served(&service, entry.revision.as_deref(), instance, t);
+            }
             return folded;
         }
         if entry.labels.contains_key("run.googleapis.com/task_index")

@@ -11,7 +11,7 @@ use super::episodes::Traffic;
 use crate::config::{Priority, Thresholds};
 use crate::model::{Severity, Window};
 use regex::Regex;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 /// Words of an error that is retried, not given up on.
@@ -140,6 +140,31 @@ pub fn prioritise(
             plural(crashes)
         ));
         return (Priority::P0, reasons);
+    }
+
+    // Every request to the application failing, minute after minute, for most of the window
+    // is an outage, even with instances up and health checks passing.
+    if failing
+        && failed_requests >= thresholds.repeated_errors
+        && let Some((lo, hi)) = span
+    {
+        let minutes = (hi - lo + 1) as f64;
+        let share = minutes / window_minutes;
+        let failing_minutes: BTreeSet<i64> = clusters
+            .iter()
+            .filter(|c| c.stats.server_errors() > 0)
+            .flat_map(|c| c.stats.minutes.keys().copied())
+            .collect();
+        if share >= thresholds.health_check_span
+            && failing_minutes.len() as f64 >= thresholds.health_check_span * minutes
+            && served_meanwhile * 10 <= failed_requests
+        {
+            reasons.push(format!(
+                "{failed_requests} requests failed over {:.0}% of the window and {served_meanwhile} went through (health checks and static files aside): the service is down for its users",
+                (share * 100.0).min(100.0)
+            ));
+            return (Priority::P0, reasons);
+        }
     }
 
     for c in clusters {

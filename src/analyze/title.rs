@@ -54,6 +54,53 @@ pub fn title(head: &Cluster) -> String {
     strip_log_prefix(line).trim().to_string()
 }
 
+/// The title of a root cause (its clusters, cause first). When the cause's own title names
+/// no place, it gets what the rest of the root cause agrees on: the one upstream the other
+/// clusters name (`… (rates-engine.internal:443)`), else where the service's own code raised
+/// it (`… in handlers.binLabel`), as an on-call engineer would say it.
+pub fn of_root_cause(group: &[Cluster], source_root: &str) -> String {
+    let head = &group[0];
+    let base = title(head);
+    let Some(e) = &head.stats.exception else {
+        return base;
+    };
+    if super::entities::names_a_place(&base) {
+        return base;
+    }
+    let mut upstreams = std::collections::BTreeSet::new();
+    for c in group {
+        upstreams.extend(super::entities::upstreams_of(c));
+    }
+    if let [upstream] = upstreams.iter().collect::<Vec<_>>().as_slice() {
+        return format!("{base} ({upstream})");
+    }
+    let culprit = e
+        .frames
+        .iter()
+        .rev()
+        .find(|f| super::cluster::in_app_path(f, source_root).is_some() && !f.function.is_empty())
+        .map(|f| short_function(&f.function));
+    match culprit {
+        Some(function) if !function.is_empty() && !base.contains(&function) => {
+            format!("{base} in {function}")
+        }
+        _ => base,
+    }
+}
+
+/// `github.com/acme/api/internal/handlers.binLabel(...)` as `handlers.binLabel`;
+/// `com.acme.billing.TaxService.rate` as `TaxService.rate`.
+fn short_function(function: &str) -> String {
+    let name = function.split('(').next().unwrap_or(function);
+    let name = name.rsplit('/').next().unwrap_or(name);
+    let parts: Vec<&str> = name.split(['.', ':']).filter(|p| !p.is_empty()).collect();
+    match parts.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [.., a, b] => format!("{a}.{b}"),
+    }
+}
+
 fn sharpen_template(c: &Cluster) -> String {
     let lines: Vec<String> = c
         .stats
@@ -171,5 +218,24 @@ mod tests {
         );
         let varying = vec!["user 17 failed".to_string(), "user 18 failed".to_string()];
         assert_eq!(sharpen("user <*> failed", &varying), "user <*> failed");
+    }
+
+    #[test]
+    fn a_culprit_is_named_by_its_last_two_parts() {
+        assert_eq!(
+            short_function("github.com/acme/inventory/internal/handlers.binLabel"),
+            "handlers.binLabel"
+        );
+        assert_eq!(
+            short_function("com.acme.billing.db.Pool.connect"),
+            "Pool.connect"
+        );
+        assert_eq!(short_function("tax_for"), "tax_for");
+        assert!(!super::super::entities::names_a_place(
+            "grpc._channel._InactiveRpcError: DEADLINE_EXCEEDED: Deadline Exceeded"
+        ));
+        assert!(super::super::entities::names_a_place(
+            "config: required key LEDGER_DATABASE_URL missing value"
+        ));
     }
 }

@@ -74,6 +74,9 @@ pub fn parse_exception(text: &str) -> Option<Exception> {
     if let Some(e) = parse_ruby(&lines) {
         return Some(e);
     }
+    if let Some(e) = parse_php_monolog(&lines) {
+        return Some(e);
+    }
     parse_java_or_node(&lines).or_else(|| {
         // `console.error("sweep failed", err)`: a message, then the exception on the same line,
         // then its frames.
@@ -303,6 +306,88 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
     pick_cause(false, chain)
 }
 
+/// An exception as Monolog (Laravel, Symfony) writes it: `[object] (Class(code: N): message
+/// at /file.php:12)`, on the log line and after each `[previous exception]`.
+static PHP_OBJECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\[object\] \(([A-Za-z_\\][\w\\]*)\(code: [^)]*\): (.*) at (/[^\s:]+):(\d+)\)")
+        .unwrap()
+});
+/// `#0 /app/src/File.php(12): Class->method()`, innermost call first.
+static PHP_FRAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^#\d+ (/[^(\s]+)\((\d+)\): ([^(\s]+)").unwrap());
+
+/// PHP through Monolog: the logged exception, its `[stacktrace]`, and a `[previous exception]`
+/// for each cause, innermost last. The cause is the innermost one that is not a wrapper, as
+/// for every runtime; the exceptions it raised are named with it.
+fn parse_php_monolog(lines: &[&str]) -> Option<Exception> {
+    // Type, message, and frames: the calls innermost first, as PHP prints them, then the
+    // throw site.
+    let mut chain: Vec<(String, String, Vec<Frame>)> = Vec::new();
+    let mut sites: Vec<Frame> = Vec::new();
+    for line in lines {
+        let trimmed = line.trim();
+        if let Some(c) = PHP_OBJECT.captures(trimmed)
+            && (chain.is_empty() || trimmed.starts_with("[previous exception]"))
+        {
+            // Monolog's JSON doubles every backslash of a class name.
+            chain.push((
+                c[1].replace("\\\\", "\\"),
+                c[2].trim().to_string(),
+                Vec::new(),
+            ));
+            sites.push(Frame {
+                file: c[3].to_string(),
+                function: String::new(),
+                line: c[4].parse().ok(),
+            });
+        } else if let Some(c) = PHP_FRAME.captures(trimmed)
+            && let Some(last) = chain.last_mut()
+        {
+            last.2.push(Frame {
+                file: c[1].to_string(),
+                function: c[3].replace("\\\\", "\\"),
+                line: c[2].parse().ok(),
+            });
+        }
+    }
+    if chain.is_empty() {
+        return None;
+    }
+    for ((_, _, frames), site) in chain.iter_mut().zip(sites) {
+        // Outermost call first, as everywhere else, ending where it was thrown.
+        frames.reverse();
+        frames.push(site);
+    }
+    let best = (0..chain.len())
+        .rev()
+        .find(|&i| {
+            let (kind, message, _) = &chain[i];
+            !super::cluster::is_wrapper(
+                "",
+                Some(&Exception {
+                    kind: kind.clone(),
+                    message: message.clone(),
+                    frames: Vec::new(),
+                    raised_while_handling: Vec::new(),
+                }),
+            )
+        })
+        .unwrap_or(chain.len() - 1);
+    let others = chain
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != best)
+        .map(|(_, (k, m, _))| join_kind(k, m))
+        .collect();
+    let (kind, message, frames) = chain.swap_remove(best);
+    Some(Exception {
+        kind,
+        message,
+        frames,
+        raised_while_handling: others,
+    })
+}
+
 fn parse_go(lines: &[&str]) -> Option<Exception> {
     let first = lines.iter().position(|l| {
         let l = strip_log_prefix(l);
@@ -335,6 +420,8 @@ fn parse_go(lines: &[&str]) -> Option<Exception> {
             function = line.split('(').next();
         }
     }
+    // Go prints the innermost call first; frames run outermost first here, as for Python.
+    frames.reverse();
     Some(Exception {
         kind,
         message,
@@ -413,6 +500,35 @@ pub(crate) mod tests {
   File \"/app/netra_backend/app/middleware/gcp_auth_context_middleware.py\", line 23, in <module>
     from netra_backend.app.services.monitoring import set_request_context
 ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'";
+
+    #[test]
+    fn monolog_chains_resolve_to_the_innermost_php_exception() {
+        let text = r#"[2025-11-17 13:29:54] production.ERROR: SQLSTATE[HY000] [2002] Connection refused (Connection: mysql, SQL: select 1) {"exception":"[object] (Illuminate\\Database\\QueryException(code: 2002): SQLSTATE[HY000] [2002] Connection refused (Connection: mysql, SQL: select 1) at /var/www/html/vendor/laravel/framework/src/Illuminate/Database/Connection.php:829)
+[stacktrace]
+#0 /var/www/html/app/Http/Controllers/InvoiceController.php(41): Illuminate\\Database\\Connection->select()
+#1 {main}
+[previous exception] [object] (PDOException(code: 2002): SQLSTATE[HY000] [2002] Connection refused at /var/www/html/vendor/laravel/framework/src/Illuminate/Database/Connectors/Connector.php:65)
+[stacktrace]
+#0 /var/www/html/vendor/laravel/framework/src/Illuminate/Database/Connectors/Connector.php(65): PDO->__construct()
+#1 {main}
+"}"#;
+        let e = parse_exception(text).unwrap();
+        assert_eq!(e.kind, "PDOException");
+        assert_eq!(e.message, "SQLSTATE[HY000] [2002] Connection refused");
+        assert_eq!(e.frames.last().unwrap().line, Some(65));
+        assert!(e.raised_while_handling[0].starts_with("Illuminate\\Database\\QueryException"));
+    }
+
+    #[test]
+    fn node_errors_keep_their_code() {
+        let text = "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'pino' imported from /app/server.js\n    at packageResolve (node:internal/modules/esm/resolve:854:9)";
+        let e = parse_exception(text).unwrap();
+        assert_eq!(e.kind, "Error [ERR_MODULE_NOT_FOUND]");
+        assert_eq!(
+            crate::analyze::cluster::exception_kind(&e),
+            crate::analyze::cluster::CauseKind::Import
+        );
+    }
 
     #[test]
     fn python_traceback_gives_type_message_and_frames() {

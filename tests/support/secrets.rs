@@ -185,4 +185,3 @@ pub const PLANTED: &[(&str, &str)] = &[
     ),
     ("peer 2a00:1450:4001:81b::200e unreachable", "2a00:1450"),
 ];
-
