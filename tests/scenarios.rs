@@ -32,11 +32,9 @@ struct ExpectedRootCause {
 /// Scenarios the engine still gets wrong, named so that the rest cannot regress: a listed
 /// scenario that starts passing fails the test too, so the list only shrinks. Each is a known
 /// miss of issue 7, shown in the README's table.
-const KNOWN_MISSES: [&str; 4] = [
-    "hold-py-grpc-rates-engine-deadline-exceeded",
+const KNOWN_MISSES: [&str; 2] = [
     "platform-request-timeout-export",
     "platform-wrong-port-startup-probe",
-    "val-webflux-checkout-inventory-refused",
 ];
 
 /// Priorities that get issues by default.

@@ -81,8 +81,11 @@ pub struct ClusterStats {
     pub by_severity: BTreeMap<Severity, u64>,
     pub first_seen: Option<DateTime<Utc>>,
     pub last_seen: Option<DateTime<Utc>>,
-    /// Redacted, distinct examples.
+    /// Redacted, distinct examples: the first ones, then one of each other shape the
+    /// failure took (a chain that ends in another exception, say).
     pub examples: Vec<String>,
+    /// The shape of each example, in the same order.
+    shapes: Vec<String>,
     pub exception: Option<Exception>,
     pub revisions: BTreeSet<String>,
     pub instances: BTreeSet<String>,
@@ -108,6 +111,7 @@ impl ClusterStats {
             first_seen: None,
             last_seen: None,
             examples: Vec::new(),
+            shapes: Vec::new(),
             exception: None,
             revisions: BTreeSet::new(),
             instances: BTreeSet::new(),
@@ -154,8 +158,18 @@ impl ClusterStats {
                 .entry(t.timestamp().div_euclid(60))
                 .or_default() += 1;
         }
+        let shape = shape_of(text);
         if self.examples.len() < MAX_EXAMPLES && !self.examples.iter().any(|e| e == text) {
             self.examples.push(excerpt(text, MAX_EXAMPLE_CHARS));
+            self.shapes.push(shape.to_string());
+        } else if !self.shapes.iter().any(|s| s == shape)
+            && let Some(i) = (1..self.shapes.len())
+                .rev()
+                .find(|&i| self.shapes[..i].contains(&self.shapes[i]))
+        {
+            // A way of failing not shown yet takes the place of a repeated one.
+            self.examples[i] = excerpt(text, MAX_EXAMPLE_CHARS);
+            self.shapes[i] = shape.to_string();
         }
         if let Some(r) = revision
             && self.revisions.len() < MAX_NAMES
@@ -182,9 +196,15 @@ impl ClusterStats {
         }
         self.first_seen = min_opt(self.first_seen, other.first_seen);
         self.last_seen = max_opt(self.last_seen, other.last_seen);
-        for e in other.examples {
+        let shapes = other.shapes;
+        for (i, e) in other.examples.into_iter().enumerate() {
             if self.examples.len() < MAX_EXAMPLES && !self.examples.contains(&e) {
+                let shape = shapes
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| shape_of(&e).to_string());
                 self.examples.push(e);
+                self.shapes.push(shape);
             }
         }
         if self.exception.is_none() {
@@ -270,6 +290,16 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
         }
     }
     truncate(&short, max_chars)
+}
+
+/// What kind of text an example is, cheaply: the start of its last line (for a chained
+/// traceback, the exception it ended in), up to its first `:`.
+fn shape_of(text: &str) -> &str {
+    let last = text.trim_end().rsplit('\n').next().unwrap_or("");
+    let head = last.split(':').next().unwrap_or(last).trim_start();
+    head.char_indices()
+        .nth(80)
+        .map_or(head, |(i, _)| &head[..i])
 }
 
 /// The text with at most `keep` frames under each exception line.

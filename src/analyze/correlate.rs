@@ -908,22 +908,25 @@ fn entity_link(
             continue;
         }
         let theirs = &index.entities[a];
-        let Some(shared) = mine.iter().find(|e| theirs.contains(*e)) else {
-            continue;
-        };
-        // Any instance: one database refusing two instances is one failure. An address or a
-        // host failing two ways in one stretch of the window is one upstream down.
-        let reach = if shared.starts_with("address ") || shared.starts_with("host ") {
-            UPSTREAM_NEAR_NS
-        } else {
-            ENTITY_NEAR_NS
-        };
-        let near = index.times[c]
-            .iter()
-            .filter(|&&t| index.occurs_near(a, t, reach))
-            .count();
-        let total = index.times[c].len();
-        if total > 0 && near as f64 / total as f64 >= CONFIDENCE {
+        // What both name, the most specific first (an address before a quoted word).
+        let mut shared: Vec<&String> = mine.iter().filter(|e| theirs.contains(*e)).collect();
+        shared.sort_by_key(|e| !super::entities::is_specific(e));
+        for shared in shared {
+            // Any instance: one database refusing two instances is one failure. An address or
+            // a host failing two ways in one stretch of the window is one upstream down.
+            let reach = if shared.starts_with("address ") || shared.starts_with("host ") {
+                UPSTREAM_NEAR_NS
+            } else {
+                ENTITY_NEAR_NS
+            };
+            let near = index.times[c]
+                .iter()
+                .filter(|&&t| index.occurs_near(a, t, reach))
+                .count();
+            let total = index.times[c].len();
+            if total == 0 || (near as f64 / total as f64) < CONFIDENCE {
+                continue;
+            }
             let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
             return Some((
                 g,
