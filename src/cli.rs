@@ -32,12 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Read logs, find root causes, plan (and with --repo and credentials, apply) issues.
     Sweep(SweepArgs),
-    /// Run the GitHub App server.
-    Serve {
-        /// Address to listen on (default: $HOST:$PORT, else 0.0.0.0:3000).
-        #[arg(long)]
-        listen: Option<String>,
-    },
+    /// Run the GitHub App server; every option is also an environment variable.
+    Serve(crate::server::ServeArgs),
     /// Print the template of each input line: `<cluster-id>\t<template>`.
     Templates {
         /// A file of messages, one a line, or `-` for standard input.
@@ -131,9 +127,9 @@ pub type CliResult = Result<(), CliError>;
 pub async fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Sweep(args) => sweep(args).await,
-        Command::Serve { listen } => {
+        Command::Serve(args) => {
             // A missing variable or a key that is not one is bad configuration (exit 2).
-            let config = crate::server::ServerConfig::from_env(listen)
+            let config = crate::server::ServerConfig::from_args(args)
                 .map_err(|e| CliError::usage(format!("{e:#}")))?;
             crate::github::App::new(&config.github_api_url, config.app_id, &config.private_key)
                 .map_err(|e| CliError::usage(format!("{e:#}")))?;

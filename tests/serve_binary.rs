@@ -125,3 +125,53 @@ async fn the_binary_files_the_seed_outage_from_a_signed_command() {
         "{metrics}"
     );
 }
+
+#[test]
+fn serve_lists_its_variables_and_names_a_bad_one() {
+    let help = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+        .args(["serve", "--help"])
+        .output()
+        .expect("serve --help");
+    let text = String::from_utf8_lossy(&help.stdout);
+    for variable in [
+        "APP_ID",
+        "PRIVATE_KEY",
+        "PRIVATE_KEY_PATH",
+        "WEBHOOK_SECRET",
+        "GITHUB_API_URL",
+        "GCP_LOGGING_ENDPOINT",
+        "GCP_AUTH",
+        "DATABASE_URL",
+        "HOST",
+        "PORT",
+        "SWEEP_INTERVAL",
+        "SWEEP_TOKEN",
+        "GCP_BACKOFF_MS",
+        "JOB_BACKOFF_MS",
+    ] {
+        assert!(
+            text.contains(&format!("env: {variable}")),
+            "{variable}: {text}"
+        );
+    }
+    for (variable, value) in [
+        ("JOB_BACKOFF_MS", "soon"),
+        ("APP_ID", "abc"),
+        ("PORT", "99999"),
+        ("SWEEP_INTERVAL", "0s"),
+        ("GCP_AUTH", "magic"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+            .arg("serve")
+            .env("APP_ID", "1")
+            .env("PRIVATE_KEY", TEST_ONLY_APP_PRIVATE_KEY_PEM)
+            .env("WEBHOOK_SECRET", SECRET)
+            .env("DATABASE_URL", "sqlite::memory:")
+            .env(variable, value)
+            .output()
+            .expect("serve");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{variable}={value}: {stderr}");
+        assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
+    }
+}

@@ -11,7 +11,7 @@ use crate::metrics;
 use crate::report::Renderer;
 use crate::source::cloud::{CloudLogging, GcpAuth};
 use crate::store::Store;
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -67,62 +67,110 @@ fn redact_url(url: &str) -> String {
         .into_owned()
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// `log-gardener serve`: every setting from the environment (names as Probot's), each one
+/// also a flag, so that `serve --help` lists them and a bad value is exit 2 naming it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (default: $HOST:$PORT).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Host part of the listen address.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port of the listen address.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// The App's id.
+    #[arg(long, env = "APP_ID")]
+    pub app_id: u64,
+    /// The App's private key, PEM (`\n` escapes allowed).
+    #[arg(long, env = "PRIVATE_KEY", hide_env_values = true)]
+    pub private_key: Option<String>,
+    /// The path of the App's `.pem` private key file.
+    #[arg(long, env = "PRIVATE_KEY_PATH")]
+    pub private_key_path: Option<std::path::PathBuf>,
+    /// The webhook secret, checked against `X-Hub-Signature-256`.
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: String,
+    /// REST API base (GitHub Enterprise Server: `https://HOST/api/v3`).
+    #[arg(long, env = "GITHUB_API_URL", default_value = crate::github::DEFAULT_API_URL)]
+    pub github_api_url: String,
+    /// Cloud Logging API endpoint (default: the official one).
+    #[arg(long, env = "GCP_LOGGING_ENDPOINT")]
+    pub gcp_logging_endpoint: Option<String>,
+    /// `default` (Application Default Credentials) or `anonymous` (tests, emulators).
+    #[arg(long, env = "GCP_AUTH", default_value = "default", value_parser = parse_gcp_auth)]
+    pub gcp_auth: GcpAuth,
+    /// `sqlite://FILE` (created if missing) or `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://log-gardener.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// Period of the internal scheduler (`1h`, `30m`, `off`).
+    #[arg(long, env = "SWEEP_INTERVAL", default_value = "1h", value_parser = parse_interval)]
+    pub sweep_interval: Interval,
+    /// Bearer token that `POST /api/sweep` requires (unset: the endpoint answers 404).
+    #[arg(long, env = "SWEEP_TOKEN", hide_env_values = true)]
+    pub sweep_token: Option<String>,
+    /// First wait before retrying a failed Cloud Logging page, in ms.
+    #[arg(long, env = "GCP_BACKOFF_MS", default_value_t = 2_000)]
+    pub gcp_backoff_ms: u64,
+    /// First wait before retrying a failed job, in ms.
+    #[arg(long, env = "JOB_BACKOFF_MS", default_value_t = 5_000)]
+    pub job_backoff_ms: u64,
 }
 
-fn required(name: &str) -> anyhow::Result<String> {
-    env(name).ok_or_else(|| anyhow!("{name} is required"))
+/// `SWEEP_INTERVAL`: a period, or `off`.
+#[derive(Debug, Clone, Copy)]
+pub struct Interval(pub Option<Duration>);
+
+fn parse_interval(text: &str) -> Result<Interval, String> {
+    if text.trim() == "off" {
+        return Ok(Interval(None));
+    }
+    let d = crate::model::parse_duration(text)?;
+    let d = d
+        .to_std()
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or("must be longer than 0s (or off)")?;
+    Ok(Interval(Some(d)))
+}
+
+fn parse_gcp_auth(text: &str) -> Result<GcpAuth, String> {
+    GcpAuth::parse(text).map_err(|e| e.to_string())
 }
 
 impl ServerConfig {
-    /// Reads the environment; an error names the variable.
-    pub fn from_env(listen: Option<String>) -> anyhow::Result<ServerConfig> {
-        let app_id = required("APP_ID")?
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("APP_ID must be a number"))?;
-        let private_key = crate::github::private_key_from_env()?;
-        let webhook_secret = required("WEBHOOK_SECRET")?;
-        let listen = listen.unwrap_or_else(|| {
-            format!(
-                "{}:{}",
-                env("HOST").unwrap_or_else(|| "0.0.0.0".into()),
-                env("PORT").unwrap_or_else(|| "3000".into())
-            )
-        });
-        let sweep_interval = match env("SWEEP_INTERVAL").as_deref() {
-            None => Some(Duration::from_secs(3600)),
-            Some("off") => None,
-            Some(text) => {
-                let d = crate::model::parse_duration(text)
-                    .map_err(|e| anyhow!("SWEEP_INTERVAL: {e}"))?;
-                if d <= chrono::Duration::zero() {
-                    anyhow::bail!("SWEEP_INTERVAL must be longer than 0s (or off)");
-                }
-                Some(
-                    d.to_std()
-                        .map_err(|_| anyhow!("SWEEP_INTERVAL must be positive"))?,
-                )
-            }
+    /// The configuration of `serve`; an error names the variable.
+    pub fn from_args(args: ServeArgs) -> anyhow::Result<ServerConfig> {
+        let private_key = match (&args.private_key, &args.private_key_path) {
+            (Some(key), _) if !key.trim().is_empty() => key.replace("\\n", "\n"),
+            (_, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read PRIVATE_KEY_PATH {}", path.display()))?,
+            _ => anyhow::bail!("PRIVATE_KEY or PRIVATE_KEY_PATH is required"),
         };
+        if args.webhook_secret.trim().is_empty() {
+            anyhow::bail!("WEBHOOK_SECRET is required");
+        }
         Ok(ServerConfig {
-            app_id,
+            app_id: args.app_id,
             private_key,
-            webhook_secret,
-            github_api_url: crate::github::api_url_from_env(),
-            logging_endpoint: env("GCP_LOGGING_ENDPOINT"),
-            gcp_auth: GcpAuth::parse(&env("GCP_AUTH").unwrap_or_default())?,
-            logging_backoff: crate::source::cloud::backoff_from_env(),
-            database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://log-gardener.db".into()),
-            listen,
-            sweep_interval,
-            sweep_token: env("SWEEP_TOKEN"),
-            job_backoff: Duration::from_millis(
-                env("JOB_BACKOFF_MS")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(5_000),
-            ),
+            webhook_secret: args.webhook_secret,
+            github_api_url: args.github_api_url,
+            logging_endpoint: args.gcp_logging_endpoint.filter(|e| !e.trim().is_empty()),
+            gcp_auth: args.gcp_auth,
+            logging_backoff: Duration::from_millis(args.gcp_backoff_ms),
+            database_url: args.database_url,
+            listen: args
+                .listen
+                .unwrap_or_else(|| format!("{}:{}", args.host, args.port)),
+            sweep_interval: args.sweep_interval.0,
+            sweep_token: args.sweep_token.filter(|t| !t.trim().is_empty()),
+            job_backoff: Duration::from_millis(args.job_backoff_ms),
             job_attempts: 5,
             job_lease: chrono::Duration::minutes(10),
             http_timeouts: HttpTimeouts::default(),
