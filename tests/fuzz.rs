@@ -368,3 +368,30 @@ fn replay() {
         fuzz::peak_rss_kb() / 1024
     );
 }
+
+// ---- What the fuzzer found, pinned ------------------------------------------------------
+
+/// A plain-text file saved with a byte-order mark (as Notepad saves it) kept the mark at the
+/// start of its first line, which then had neither its timestamp nor its severity; read
+/// through a buffer of a few bytes, the same file gave another first entry.
+#[test]
+fn a_byte_order_mark_does_not_hide_the_first_lines_timestamp() {
+    let file = "\u{feff}2026-03-01T10:00:00Z ERROR boom\n  next\n";
+    for capacity in [1, 2, 3, 1 << 16] {
+        let (summary, entries, malformed) = read(file.as_bytes(), capacity);
+        assert_eq!(
+            summary.format,
+            log_gardener::source::file::Format::Text,
+            "{capacity}"
+        );
+        assert!(malformed.is_empty());
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].message, "boom", "{capacity}");
+        assert_eq!(entries[0].severity, log_gardener::model::Severity::Error);
+        assert_eq!(
+            entries[0].timestamp,
+            chrono::DateTime::from_timestamp(1_772_359_200, 0)
+        );
+        assert_eq!(entries[1].message, "next");
+    }
+}
