@@ -395,3 +395,29 @@ fn a_byte_order_mark_does_not_hide_the_first_lines_timestamp() {
         assert_eq!(entries[1].message, "next");
     }
 }
+
+/// Nested flow collections made the YAML scanner quadratic: `labels: ` and 49 000 `{` took
+/// 5 s of a worker's time in a release build (a configuration comes from any installed
+/// repository). Such a text is refused before it is parsed, saying why.
+#[test]
+fn a_configuration_nested_too_deep_is_refused_at_once() {
+    for text in [
+        format!("labels: [{}", "{".repeat(49_000)),
+        format!("labels: [{}", "']',[".repeat(12_000)),
+    ] {
+        let started = std::time::Instant::now();
+        let e = Config::parse(&text).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+        assert!(e.message.contains("at most 1000"), "{e}");
+    }
+    // What a configuration really holds is far below the limit.
+    let redact: Vec<String> = (0..100).map(|i| format!("'tok{i}-[a-z]{{8}}'")).collect();
+    let text = format!("labels: [a, b]\nredact: [{}]\n", redact.join(", "));
+    assert_eq!(
+        Config::parse(&text)
+            .expect("a valid configuration")
+            .redact
+            .len(),
+        100
+    );
+}
