@@ -421,3 +421,26 @@ fn a_configuration_nested_too_deep_is_refused_at_once() {
         100
     );
 }
+
+/// A URL whose user is an e-mail address kept its password: the e-mail was masked after the
+/// user:password rule had looked, which left `smtp://[EMAIL]:hunter2@host`; redacting again
+/// gave another text.
+#[test]
+fn a_password_after_an_email_user_is_masked_in_one_pass() {
+    let redactor = Redactor::default();
+    for text in [
+        "smtp://alice@example.com:hunter2@smtp.example.com/x",
+        "xpostgres://ET@SM.IMEDOUT:BXKkT@by/x\nDB_PASSWORD=lF\n",
+    ] {
+        let once = redactor.redact(text).into_owned();
+        assert!(
+            !once.contains("hunter2") && !once.contains("BXKkT"),
+            "{once}"
+        );
+        assert_eq!(redactor.redact(&once), once, "{text:?}");
+    }
+    assert_eq!(
+        redactor.redact("smtp://alice@example.com:hunter2@smtp.example.com/x"),
+        "smtp://[EMAIL]:[EMAIL]/x"
+    );
+}

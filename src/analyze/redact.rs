@@ -65,6 +65,22 @@ impl Redactor {
 
     /// The text with every secret masked; borrowed when there was nothing to mask.
     pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let std::borrow::Cow::Owned(mut out) = self.mask(text) else {
+            return std::borrow::Cow::Borrowed(text);
+        };
+        // A mask can uncover a secret: the e-mail of `smtp://me@x.io:pw@host` masked leaves
+        // `smtp://[EMAIL]:pw@host`. Again, until nothing changes (a pass or two).
+        for _ in 0..4 {
+            match self.mask(&out) {
+                std::borrow::Cow::Owned(next) if next != out => out = next,
+                _ => break,
+            }
+        }
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// One pass of every rule that matches.
+    fn mask<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         let hits = self.any.matches(text);
         if !hits.matched_any() {
             return std::borrow::Cow::Borrowed(text);
