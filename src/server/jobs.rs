@@ -411,13 +411,6 @@ pub fn decode_webhook(payload: &Value) -> anyhow::Result<DecodedWebhook> {
 #[derive(Debug)]
 pub struct DecodedWebhook(WebhookEvent);
 
-impl DecodedWebhook {
-    /// Whether the App acts on this event at all.
-    pub fn is_ignored(&self) -> bool {
-        matches!(self.0, WebhookEvent::Ignored)
-    }
-}
-
 async fn handle_webhook(state: &AppState, payload: &Value) -> anyhow::Result<()> {
     let now = Utc::now();
     match decode_webhook(payload)?.0 {
