@@ -211,9 +211,24 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// `[` and `{` a configuration may hold; the example has 3.
+const MAX_BRACKETS: usize = 1000;
+
 impl Config {
     /// Parses and checks the YAML text of the configuration.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        // The YAML scanner's work grows with the square of how deep `[` and `{` nest (50 000
+        // of them take seconds), so a text with more than any configuration needs is refused
+        // before it is parsed. Counted in all, quoted or not, so that no quoting hides them.
+        let brackets = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
+        if brackets > MAX_BRACKETS {
+            return Err(ConfigError {
+                location: None,
+                message: format!(
+                    "{brackets} `[` and `{{` in all: a configuration has at most {MAX_BRACKETS}"
+                ),
+            });
+        }
         // An empty file is the defaults.
         let config: Config = if text.trim().is_empty() {
             Config::default()

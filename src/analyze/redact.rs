@@ -280,7 +280,18 @@ impl Redactor {
 
     /// The text with every secret masked; borrowed when there was nothing to mask.
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        self.redact_at(text, 0)
+        let Cow::Owned(mut out) = self.redact_at(text, 0) else {
+            return Cow::Borrowed(text);
+        };
+        // A mask can uncover a secret: the e-mail of `smtp://me@x.io:pw@host` masked leaves
+        // `smtp://[EMAIL]:pw@host`. Again, until nothing changes (a pass or two).
+        for _ in 0..4 {
+            match self.redact_at(&out, 0) {
+                Cow::Owned(next) if next != out => out = next,
+                _ => break,
+            }
+        }
+        Cow::Owned(out)
     }
 
     /// `redact` of text found at `depth` decodings.

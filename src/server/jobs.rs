@@ -374,11 +374,22 @@ fn action_of(body: &Value) -> &str {
     body.get("action").and_then(Value::as_str).unwrap_or("")
 }
 
-async fn handle_webhook(state: &AppState, payload: &Value) -> anyhow::Result<()> {
+/// A webhook job's event, typed; what the App does not act on is `Ignored`.
+#[derive(Debug)]
+enum WebhookEvent {
+    /// With the installation's id as the store keeps it.
+    Installation(InstallationEvent, i64),
+    Issues(IssuesEvent),
+    Comment(CommentEvent),
+    Ignored,
+}
+
+/// A webhook job's payload, read into the event it is, without acting on it. Fails, naming
+/// what is missing or wrong, on a payload that cannot be used.
+pub fn decode_webhook(payload: &Value) -> anyhow::Result<DecodedWebhook> {
     let job: WebhookJob = typed("webhook job", payload)?;
     let body = &job.body;
-    let now = Utc::now();
-    match (job.event.as_str(), action_of(body)) {
+    let event = match (job.event.as_str(), action_of(body)) {
         (
             "installation",
             "created" | "new_permissions_accepted" | "unsuspend" | "deleted" | "suspend",
@@ -387,6 +398,23 @@ async fn handle_webhook(state: &AppState, payload: &Value) -> anyhow::Result<()>
             let event: InstallationEvent = typed(&job.event, body)?;
             let id = i64::try_from(event.installation.id)
                 .map_err(|_| Rejected("installation.id is out of range".into()))?;
+            WebhookEvent::Installation(event, id)
+        }
+        ("issues", "closed" | "reopened") => WebhookEvent::Issues(typed("issues", body)?),
+        ("issue_comment", "created") => WebhookEvent::Comment(typed("issue_comment", body)?),
+        _ => WebhookEvent::Ignored,
+    };
+    Ok(DecodedWebhook(event))
+}
+
+/// What [`decode_webhook`] read; only the worker looks inside.
+#[derive(Debug)]
+pub struct DecodedWebhook(WebhookEvent);
+
+async fn handle_webhook(state: &AppState, payload: &Value) -> anyhow::Result<()> {
+    let now = Utc::now();
+    match decode_webhook(payload)?.0 {
+        WebhookEvent::Installation(event, id) => {
             if matches!(event.action.as_str(), "deleted" | "suspend") {
                 state.store.remove_installation(id).await?;
                 return Ok(());
@@ -398,8 +426,7 @@ async fn handle_webhook(state: &AppState, payload: &Value) -> anyhow::Result<()>
                 state.store.remove_installation_repo(&r.full_name).await?;
             }
         }
-        ("issues", "closed" | "reopened") => {
-            let event: IssuesEvent = typed("issues", body)?;
+        WebhookEvent::Issues(event) => {
             let issue_state = match (event.action.as_str(), event.issue.state_reason.as_deref()) {
                 ("reopened", _) => "open",
                 (_, Some("not_planned")) => "closed_not_planned",
@@ -415,11 +442,8 @@ async fn handle_webhook(state: &AppState, payload: &Value) -> anyhow::Result<()>
                 )
                 .await?;
         }
-        ("issue_comment", "created") => {
-            let event: CommentEvent = typed("issue_comment", body)?;
-            handle_comment(state, &event).await?;
-        }
-        _ => {}
+        WebhookEvent::Comment(event) => handle_comment(state, &event).await?,
+        WebhookEvent::Ignored => {}
     }
     Ok(())
 }

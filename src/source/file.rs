@@ -154,12 +154,9 @@ fn detect<R: BufRead>(reader: &mut R) -> std::io::Result<(bool, u64)> {
         lines += buf[..skip].iter().filter(|b| **b == b'\n').count() as u64;
         if skip < buf.len() {
             let json = matches!(buf[skip], b'[' | b'{');
-            // A text file keeps its leading spaces: they may be the first line's indent.
-            let line_start = buf[..skip]
-                .iter()
-                .rposition(|b| *b == b'\n')
-                .map_or(0, |p| p + 1);
-            reader.consume(if json { skip } else { line_start });
+            // All of it goes, in a text file too: a text line is read trimmed anyway, and a
+            // byte-order mark kept would hide the first line's timestamp and severity.
+            reader.consume(skip);
             return Ok((json, lines));
         }
         let len = buf.len();
