@@ -159,6 +159,23 @@ pub const MAX_CLUSTERS: usize = 2_000;
 /// The template of a service's "other" cluster.
 pub const OTHER_TEMPLATE: &str = "(other messages, beyond the clusters a sweep keeps apart)";
 
+/// Before redaction: `text` cut to at most `max` bytes at its last white space (a token cut
+/// in two is dropped whole), with a note of what was cut; whether it was cut.
+fn precut(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let end = text[..end].rfind(char::is_whitespace).unwrap_or(0);
+    let dropped = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!(" … [{dropped} bytes cut]"));
+    true
+}
+
 /// `text` cut to at most `max` bytes at a character boundary, with a note of what was cut;
 /// whether it was cut.
 fn cut_to(text: &mut String, max: usize) -> bool {
@@ -303,6 +320,13 @@ impl Analyzer {
         {
             self.services.insert(s.clone());
         }
+        // Redaction's work grows with the text: what is far past what Cloud Logging itself
+        // keeps of an entry (256 KB) is cut first, at a space, so that no secret is cut in
+        // two and left half unmasked.
+        let mut cut = precut(&mut entry.message, MAX_EVENT_BYTES);
+        if let Some(trace) = &mut entry.stack_trace {
+            cut |= precut(trace, MAX_EVENT_BYTES);
+        }
         // Nothing past this point ever sees a secret.
         if let std::borrow::Cow::Owned(m) = self.redactor.redact(&entry.message) {
             entry.message = m;
@@ -312,7 +336,7 @@ impl Analyzer {
         {
             entry.stack_trace = Some(t);
         }
-        let mut cut = cut_to(&mut entry.message, MAX_MESSAGE_BYTES);
+        cut |= cut_to(&mut entry.message, MAX_MESSAGE_BYTES);
         if let Some(trace) = &mut entry.stack_trace {
             cut |= cut_to(trace, MAX_EVENT_BYTES);
         }
@@ -854,6 +878,20 @@ mod tests {
                 .iter()
                 .all(|c| !c.template.contains("tail-secret"))
         );
+    }
+
+    #[test]
+    fn a_token_across_the_first_cut_is_dropped_whole() {
+        let mut text = "Error: token ghp_0123456789abcdefghijABCDEFGHIJ012345 rest".to_string();
+        assert!(precut(&mut text, 20));
+        assert!(text.starts_with("Error: token … ["), "{text}");
+        assert!(!text.contains("ghp_"), "{text}");
+        let mut short = "short".to_string();
+        assert!(!precut(&mut short, 20));
+        // No space at all: nothing of the token is kept.
+        let mut one = "é".repeat(30);
+        assert!(precut(&mut one, 21));
+        assert!(one.starts_with(" … ["), "{one}");
     }
 
     #[test]

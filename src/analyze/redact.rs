@@ -8,7 +8,7 @@
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use regex::{Captures, Regex, RegexSet, RegexSetBuilder};
+use regex::{Captures, Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -146,8 +146,9 @@ const RULES: &[Rule] = &[
     },
     // user:password@ in URLs; the password may hold `/` and `@` (up to the last `@`).
     Rule {
-        pattern: r#"(?P<pre>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@"'<>\[\]]*):(?P<pass>[^\s"'<>?#]*)@"#,
-        prefilter: Prefilter::Hint(r#"://[^\s:/?#@"'<>\[\]]*:"#),
+        // The user may already be masked (`[EMAIL]`): the password after it still goes.
+        pattern: r#"(?P<pre>\b[A-Za-z][A-Za-z0-9+.\-]*://(?:\[[A-Z ]+\]|[^\s:/?#@"'<>\[\]]*)):(?P<pass>[^\s"'<>?#]*)@"#,
+        prefilter: Prefilter::Hint(r#"://(?:\[[A-Z ]+\]|[^\s:/?#@"'<>\[\]]*):"#),
         mask: Mask::Check(url_password),
     },
     // Authorization, Proxy-Authorization, Cookie and Set-Cookie: the whole value, any scheme.
@@ -243,6 +244,13 @@ pub struct Redactor {
     rules: Vec<(Regex, Mask)>,
 }
 
+/// A rule compiled with a small lazy-DFA cache: over a hundred rules, each with a cache per
+/// thread, must not cost the process hundreds of megabytes on a hostile text (the regex
+/// engine falls back to a slower search when the cache is full, never to more memory).
+fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern).dfa_size_limit(256 << 10).build()
+}
+
 impl Redactor {
     /// The built-in rules plus `extra` patterns from the configuration (masked whole).
     pub fn new(extra: &[String]) -> Result<Self, regex::Error> {
@@ -251,7 +259,7 @@ impl Redactor {
         let mut hinted = Vec::with_capacity(RULES.len() + extra.len());
         let mut scans = Vec::new();
         for (i, rule) in RULES.iter().enumerate() {
-            rules.push((Regex::new(rule.pattern)?, rule.mask));
+            rules.push((compile(rule.pattern)?, rule.mask));
             match rule.prefilter {
                 Prefilter::Pattern => hints.push(rule.pattern.to_string()),
                 Prefilter::Hint(hint) => hints.push(hint.to_string()),
@@ -264,7 +272,7 @@ impl Redactor {
         }
         for pattern in extra {
             hinted.push(rules.len());
-            rules.push((Regex::new(pattern)?, Mask::With(MASK)));
+            rules.push((compile(pattern)?, Mask::With(MASK)));
             hints.push(pattern.clone());
         }
         let any = RegexSetBuilder::new(&hints)
