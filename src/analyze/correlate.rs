@@ -18,8 +18,10 @@
 use super::Cluster;
 use super::cluster::{CauseKind, Role, SymptomKind};
 use super::episodes::{Attempt, Occurrence, Traffic, attempts};
+use regex::Regex;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::LazyLock;
 
 /// A symptom is folded into a cause when at least this share of its occurrences show it.
 const CONFIDENCE: f64 = 0.8;
@@ -408,6 +410,7 @@ pub fn correlate(
             })
             .or_else(|| entity_link(c, &clusters, &parent, &handled, &index))
             .or_else(|| down_link(c, &clusters, &occurrences, &by_cluster, &heads))
+            .or_else(|| port_link(c, &clusters, &parent, &index))
         {
             let (h, evidence) = found;
             let h = group_of(&parent, h);
@@ -940,6 +943,57 @@ fn entity_link(
                 },
             ));
         }
+    }
+    None
+}
+
+/// The port a process says it listens on (`Listening at: http://0.0.0.0:8000`, `Uvicorn
+/// running on http://0.0.0.0:8000`, `listening on port 3000`, `Tomcat started on port 8081`).
+static LISTENS_ON: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:listening|running|started|serving|bound)\b[^\n]{0,60}?(?:\bport\s+|:)(\d{2,5})\b")
+        .unwrap()
+});
+/// The port the platform's probe checks (`… STARTUP TCP probe failed … on port 8080.`).
+static PROBE_PORT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\bprobe failed\b[^\n]*\bon port (\d{2,5})\b").unwrap());
+/// How long before a failed probe the process may have said where it listens.
+const PORT_NEAR_NS: i64 = 5 * 60_000_000_000;
+
+/// A process that says it listens on one port while the platform's start-up probe checks
+/// another, in the same stretch of time: that line is why the probe fails.
+fn port_link(
+    c: usize,
+    clusters: &[Cluster],
+    parent: &[Option<(usize, Vec<Evidence>)>],
+    index: &Index,
+) -> Option<(usize, Evidence)> {
+    let port_in = |re: &Regex, c: &Cluster| {
+        c.stats.examples.iter().find_map(|e| {
+            re.captures(super::joiner::headline(e))
+                .map(|m| m[1].to_string())
+        })
+    };
+    let listens = port_in(&LISTENS_ON, &clusters[c])?;
+    for a in 0..clusters.len() {
+        if a == c || clusters[a].stats.service != clusters[c].stats.service {
+            continue;
+        }
+        let Some(probed) = port_in(&PROBE_PORT, &clusters[a]) else {
+            continue;
+        };
+        if probed == listens || !mostly_near(&index.times[c], &index.times[a], PORT_NEAR_NS) {
+            continue;
+        }
+        let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
+        return Some((
+            g,
+            Evidence {
+                kind: EvidenceKind::Entity,
+                detail: format!(
+                    "the process listens on port {listens} while the start-up probe checks port {probed}"
+                ),
+            },
+        ));
     }
     None
 }
