@@ -975,7 +975,11 @@ fn port_link(
     };
     let listens = port_in(&LISTENS_ON, &clusters[c])?;
     for a in 0..clusters.len() {
-        if a == c || clusters[a].stats.service != clusters[c].stats.service {
+        // The word first: the pattern only for the few clusters that speak of a probe.
+        if a == c
+            || clusters[a].stats.service != clusters[c].stats.service
+            || !clusters[a].template.contains("probe")
+        {
             continue;
         }
         let Some(probed) = port_in(&PROBE_PORT, &clusters[a]) else {
