@@ -162,29 +162,25 @@ pub const OTHER_TEMPLATE: &str = "(other messages, beyond the clusters a sweep k
 /// Before redaction: `text` cut to at most `max` bytes at its last white space (a token cut
 /// in two is dropped whole), with a note of what was cut; whether it was cut.
 fn precut(text: &mut String, max: usize) -> bool {
-    if text.len() <= max {
-        return false;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let end = text[..end].rfind(char::is_whitespace).unwrap_or(0);
-    let dropped = text.len() - end;
-    text.truncate(end);
-    text.push_str(&format!(" … [{dropped} bytes cut]"));
-    true
+    cut_at(text, max, true)
 }
 
 /// `text` cut to at most `max` bytes at a character boundary, with a note of what was cut;
 /// whether it was cut.
 fn cut_to(text: &mut String, max: usize) -> bool {
+    cut_at(text, max, false)
+}
+
+fn cut_at(text: &mut String, max: usize, at_space: bool) -> bool {
     if text.len() <= max {
         return false;
     }
     let mut end = max;
     while !text.is_char_boundary(end) {
         end -= 1;
+    }
+    if at_space {
+        end = text[..end].rfind(char::is_whitespace).unwrap_or(0);
     }
     let dropped = text.len() - end;
     text.truncate(end);

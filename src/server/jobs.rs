@@ -154,15 +154,22 @@ pub struct Panicked {
 #[error("{0}")]
 pub struct Rejected(String);
 
-/// Runs `work` on its own task, so that a panic in it fails this job and nothing else.
-pub async fn isolated<F>(work: F) -> anyhow::Result<()>
+/// A reference to look a failure up by in the App's logs.
+fn reference() -> String {
+    format!("{:x}", Utc::now().timestamp_micros())
+}
+
+/// Runs `work` on its own task, so that a panic in it fails this job (or this command) and
+/// nothing else.
+pub async fn isolated<T, F>(work: F) -> anyhow::Result<T>
 where
-    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    T: Send + 'static,
+    F: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
 {
     match tokio::spawn(work).await {
         Ok(result) => result,
         Err(e) if e.is_panic() => {
-            let reference = format!("{:x}", Utc::now().timestamp_micros());
+            let reference = reference();
             tracing::error!(panic = %panic_text(e.into_panic()), %reference, "a job panicked");
             Err(Panicked { reference }.into())
         }
@@ -494,21 +501,10 @@ async fn handle_comment(state: &AppState, event: &CommentEvent) -> anyhow::Resul
             .into()),
             Ok(command) => {
                 let (state, repo) = (state.clone(), repo.clone());
-                let work =
-                    async move { run_command(&state, &repo, installation, issue, command).await };
-                match tokio::spawn(work).await {
-                    Ok(reply) => reply,
-                    Err(e) => {
-                        let reference = format!("{:x}", Utc::now().timestamp_micros());
-                        let cause = if e.is_panic() {
-                            panic_text(e.into_panic())
-                        } else {
-                            e.to_string()
-                        };
-                        tracing::error!(panic = %cause, %reference, "a command panicked");
-                        Err(Panicked { reference }.into())
-                    }
-                }
+                isolated(
+                    async move { run_command(&state, &repo, installation, issue, command).await },
+                )
+                .await
             }
         };
         match reply {
@@ -525,7 +521,7 @@ async fn handle_comment(state: &AppState, event: &CommentEvent) -> anyhow::Resul
                     ),
                     (None, None) => {
                         // A bug or an outage: the details go to the logs, not to the issue.
-                        let reference = format!("{:x}", Utc::now().timestamp_micros());
+                        let reference = reference();
                         tracing::error!(error = %format!("{e:#}"), %reference, "command failed");
                         format!(
                             "😕 Something went wrong while running this command (reference `{reference}`); it was logged. Try again later."
@@ -747,7 +743,7 @@ mod tests {
         let panicked = e.downcast_ref::<Panicked>().expect("a panic, as an error");
         assert!(!panicked.reference.is_empty());
         assert!(isolated(async { Ok(()) }).await.is_ok());
-        let failing = isolated(async { Err(anyhow::anyhow!("GitHub is down")) }).await;
+        let failing = isolated::<(), _>(async { Err(anyhow::anyhow!("GitHub is down")) }).await;
         assert!(failing.unwrap_err().downcast_ref::<Panicked>().is_none());
     }
 
