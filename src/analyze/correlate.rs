@@ -27,6 +27,10 @@ use std::sync::LazyLock;
 const CONFIDENCE: f64 = 0.8;
 /// And when that happens at least this many times more often than chance would make it.
 const MIN_LIFT: f64 = 3.0;
+/// Requests that all end at one latency of at least this long end at a limit.
+const LIMIT_MIN_NS: i64 = 1_000_000_000;
+/// How far apart the latencies of requests ended by one limit may be (a share of it).
+const LIMIT_SPREAD: f64 = 0.01;
 /// Around a failed request, how far an error in it may be logged (beyond its latency).
 const REQUEST_SLACK_NS: i64 = 1_000_000_000;
 /// At most this many occurrences of a cluster are looked at for a statistic.
@@ -411,6 +415,7 @@ pub fn correlate(
             .or_else(|| entity_link(c, &clusters, &parent, &handled, &index))
             .or_else(|| down_link(c, &clusters, &occurrences, &by_cluster, &heads))
             .or_else(|| port_link(c, &clusters, &parent, &index))
+            .or_else(|| limit_link(c, &clusters, &occurrences, &by_cluster, traffic))
         {
             let (h, evidence) = found;
             let h = group_of(&parent, h);
@@ -868,6 +873,80 @@ fn request_link(
                 } else {
                     "far".to_string()
                 }
+            ),
+        },
+    ))
+}
+
+/// A warning whose requests (by their trace) ran exactly as long as the requests of a
+/// failure that all ended at one latency, a limit such as the request timeout: a streamed
+/// response cut at the limit says 200 in its request log, and only its warning tells.
+fn limit_link(
+    c: usize,
+    clusters: &[Cluster],
+    occurrences: &[Occurrence],
+    by_cluster: &[Vec<usize>],
+    traffic: &Traffic,
+) -> Option<(usize, Evidence)> {
+    if !matches!(clusters[c].role, Role::Symptom(_) | Role::FailureWarning)
+        || !clusters[c].stats.http_statuses.is_empty()
+    {
+        return None;
+    }
+    let traced: Vec<u32> = by_cluster[c]
+        .iter()
+        .map(|&i| occurrences[i].trace)
+        .filter(|&t| t != 0)
+        .collect();
+    if traced.is_empty() {
+        return None;
+    }
+    let latencies: Vec<i64> = traced
+        .iter()
+        .filter_map(|t| traffic.slow_by_trace.get(t))
+        .map(|&ms| i64::from(ms) * 1_000_000)
+        .collect();
+    let mut best: Option<(usize, u64, i64)> = None;
+    for a in 0..clusters.len() {
+        if a == c
+            || !matches!(clusters[a].role, Role::Cause(_) | Role::Symptom(_))
+            || clusters[a].stats.service != clusters[c].stats.service
+        {
+            continue;
+        }
+        let theirs: Vec<i64> = by_cluster[a]
+            .iter()
+            .filter_map(|&i| occurrences[i].latency_ns())
+            .collect();
+        let (Some(&lo), Some(&hi)) = (theirs.iter().min(), theirs.iter().max()) else {
+            continue;
+        };
+        // A limit: every request of theirs ended at the same latency, and not a quick one.
+        if theirs.len() < 2 || hi < LIMIT_MIN_NS || (hi - lo) as f64 > hi as f64 * LIMIT_SPREAD {
+            continue;
+        }
+        let at_limit = latencies
+            .iter()
+            .filter(|&&l| {
+                (l - hi).abs() as f64 <= hi as f64 * LIMIT_SPREAD + REQUEST_SLACK_NS as f64
+            })
+            .count() as u64;
+        if at_limit as f64 >= traced.len() as f64 * CONFIDENCE
+            && best.is_none_or(|(_, k, _)| at_limit > k)
+        {
+            best = Some((a, at_limit, hi));
+        }
+    }
+    let (a, k, limit) = best?;
+    Some((
+        a,
+        Evidence {
+            kind: EvidenceKind::Trace,
+            detail: format!(
+                "its request (the same trace) ran {:.0} s, the limit at which every request of the cause ended, in {k} of {} case{}",
+                limit as f64 / 1e9,
+                traced.len(),
+                plural(traced.len())
             ),
         },
     ))

@@ -4,7 +4,8 @@
 use super::Cluster;
 use super::cluster::{CauseKind, Role, SymptomKind};
 use crate::model::Severity;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 /// After an exit, lines this close still belong to the attempt that exited.
 const AFTER_EXIT_NS: i64 = 10_000_000_000;
@@ -40,7 +41,15 @@ pub struct Traffic {
     pub by_revision: HashMap<String, BTreeMap<String, u64>>,
     /// Services that are Cloud Run jobs: they serve nothing, so they are never down.
     pub jobs: BTreeSet<String>,
+    /// The slowest requests that went through and had a trace (latency, trace), at most
+    /// `MAX_SLOW`: a request cut at the platform's limit may still say 200.
+    slow: BinaryHeap<Reverse<(u32, String)>>,
+    /// Those of `slow` whose trace an occurrence has: trace id → latency in milliseconds.
+    pub slow_by_trace: HashMap<u32, u32>,
 }
+
+/// How many of the slowest served requests are kept.
+const MAX_SLOW: usize = 1024;
 
 impl Occurrence {
     /// How long the request took, for request logs.
@@ -50,6 +59,29 @@ impl Occurrence {
 }
 
 impl Traffic {
+    /// Keeps a served request among the slowest ones, for requests cut at a limit.
+    pub fn slow_request(&mut self, latency_ms: u32, trace: &str) {
+        if self.slow.len() < MAX_SLOW {
+            self.slow.push(Reverse((latency_ms, trace.to_string())));
+        } else if self
+            .slow
+            .peek()
+            .is_some_and(|Reverse((l, _))| *l < latency_ms)
+        {
+            self.slow.pop();
+            self.slow.push(Reverse((latency_ms, trace.to_string())));
+        }
+    }
+
+    /// Resolves the slowest requests' traces to the ids the occurrences use.
+    pub fn resolve_slow(&mut self, traces: &HashMap<String, u32>) {
+        for Reverse((latency, trace)) in std::mem::take(&mut self.slow) {
+            if let Some(&id) = traces.get(&trace) {
+                self.slow_by_trace.insert(id, latency);
+            }
+        }
+    }
+
     /// Records a request that went through.
     pub fn served(&mut self, service: &str, revision: Option<&str>, instance: u32, t: i64) {
         if !self.by_minute.contains_key(service) {

@@ -544,6 +544,15 @@ impl Clusters {
                 self.traffic
                     .served(&service, entry.revision.as_deref(), instance, t);
             }
+            if let (Some(trace), Some(ms)) = (
+                entry.trace.as_deref(),
+                entry.http.as_ref().and_then(|h| h.latency_ms),
+            ) && ms.is_finite()
+                && ms >= 0.0
+            {
+                self.traffic
+                    .slow_request((ms as u32).min(u32::MAX - 1), trace);
+            }
             return folded;
         }
         if entry.labels.contains_key("run.googleapis.com/task_index")
@@ -672,7 +681,9 @@ impl Clusters {
         for o in &mut occurrences {
             o.cluster = raw_to_final[o.cluster as usize];
         }
-        (out, occurrences, self.traffic, folded)
+        let mut traffic = self.traffic;
+        traffic.resolve_slow(&self.traces);
+        (out, occurrences, traffic, folded)
     }
 }
 
@@ -916,5 +927,74 @@ mod tests {
             .find(|c| c.template == OTHER_TEMPLATE)
             .expect("an other cluster");
         assert!(other.stats.count >= analysis.totals.folded.min(5_000));
+    }
+
+    fn request(status: u16, latency_s: f64, second: i64, trace: &str) -> LogEntry {
+        let mut e = entry(String::new(), second);
+        e.severity = if status >= 500 {
+            Severity::Error
+        } else {
+            Severity::Info
+        };
+        e.trace = Some(trace.to_string());
+        e.http = Some(crate::model::HttpRequest {
+            method: Some("GET".into()),
+            url: Some("https://api.example.run.app/export".into()),
+            status: Some(status),
+            latency_ms: Some(latency_s * 1000.0),
+        });
+        e
+    }
+
+    /// Four requests ended by the platform at 300 s, and two streamed responses whose
+    /// request logs say 200 after `latencies` with a warning that their body was cut.
+    fn cut_responses(latencies: [f64; 2]) -> Analysis {
+        let mut entries = Vec::new();
+        for k in 0..4 {
+            let mut timed_out = request(504, 300.0 + k as f64 * 0.001, k * 600, &format!("t{k}"));
+            timed_out.message =
+                "The request has been terminated because it has reached the maximum request timeout."
+                    .into();
+            entries.push(timed_out);
+        }
+        for (k, latency) in (10..).zip(latencies) {
+            entries.push(request(200, latency, k * 600, &format!("t{k}")));
+            let mut warning = entry(
+                "Truncated response body. Usually implies that the request timed out.".into(),
+                k * 600 + 300,
+            );
+            warning.severity = Severity::Warning;
+            warning.trace = Some(format!("t{k}"));
+            entries.push(warning);
+        }
+        analyse(entries)
+    }
+
+    #[test]
+    fn a_warning_of_a_request_cut_at_the_limit_joins_the_timeouts() {
+        let analysis = cut_responses([300.0, 300.001]);
+        let timeout = analysis
+            .root_causes
+            .iter()
+            .find(|r| r.title.contains("maximum request timeout"))
+            .expect("the timeout root cause");
+        let warning = timeout
+            .clusters
+            .iter()
+            .find(|c| c.template.starts_with("Truncated"))
+            .expect("the truncated responses folded into the timeouts");
+        assert!(
+            warning.evidence[0].detail.contains("ran 300 s"),
+            "{:?}",
+            warning.evidence
+        );
+        // Quick requests were not cut at the limit: their warnings stay apart.
+        let analysis = cut_responses([2.0, 3.5]);
+        let alone = analysis
+            .root_causes
+            .iter()
+            .find(|r| r.clusters[0].template.starts_with("Truncated"))
+            .expect("the warnings of quick requests are a root cause of their own");
+        assert_eq!(alone.clusters.len(), 1);
     }
 }
