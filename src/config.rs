@@ -38,6 +38,18 @@ impl Priority {
     }
 }
 
+impl std::str::FromStr for Priority {
+    type Err = String;
+
+    /// `P0` … `P3`, as labels and the configuration write them.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [Priority::P0, Priority::P1, Priority::P2, Priority::P3]
+            .into_iter()
+            .find(|p| p.label() == text)
+            .ok_or_else(|| format!("{text:?} is not a priority (P0, P1, P2 or P3)"))
+    }
+}
+
 impl fmt::Display for Priority {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())

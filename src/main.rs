@@ -10,8 +10,8 @@ async fn main() -> ExitCode {
         Err(e) => {
             // An error may quote what it failed on: masked like everything else printed.
             let message = log_gardener::analyze::redact::Redactor::default();
-            eprintln!("error: {}", message.redact(&e.message));
-            ExitCode::from(e.code)
+            eprintln!("error: {}", message.redact(&format!("{e:#}")));
+            ExitCode::from(log_gardener::error::exit_code(&e))
         }
     }
 }

@@ -182,6 +182,9 @@ impl Window {
     }
 }
 
+/// GitHub's REST API, unless `GITHUB_API_URL` says otherwise (GitHub Enterprise).
+pub const GITHUB_API_URL: &str = "https://api.github.com";
+
 /// RFC 3339 in UTC with a `Z`, seconds precision unless sub-second parts exist.
 pub fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)

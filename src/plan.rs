@@ -153,12 +153,7 @@ fn plan_one(
     let target = tracked
         .and_then(|t| t.merged_into.or(t.issue))
         .and_then(|n| by_number.get(&n).copied())
-        .or_else(|| {
-            issues
-                .iter()
-                .filter(|i| i.fingerprint.as_deref() == Some(rc.fingerprint.as_str()))
-                .min_by_key(|i| (i.state != IssueState::Open, i.number))
-        });
+        .or_else(|| tracking_issue(issues, &rc.fingerprint));
     let target = match target {
         Some(t) => Some((t, false)),
         None => adoptable(rc, issues, adopted).map(|i| (i, true)),
@@ -217,6 +212,14 @@ fn plan_one(
             "closed as not planned: left closed",
         ),
     }
+}
+
+/// The issue whose marker carries the fingerprint: the open one, else the oldest.
+pub fn tracking_issue<'a>(issues: &'a [KnownIssue], fingerprint: &str) -> Option<&'a KnownIssue> {
+    issues
+        .iter()
+        .filter(|i| i.fingerprint.as_deref() == Some(fingerprint))
+        .min_by_key(|i| (i.state != IssueState::Open, i.number))
 }
 
 /// A human-filed open issue that plainly tracks the same error: its title holds the

@@ -480,6 +480,8 @@ async fn no_secret_from_the_entries_reaches_github() {
         tracing_subscriber::EnvFilter::new("trace"),
         logs.clone(),
     ));
+    // Other tests' threads may have cached "no subscriber is interested" for a call site.
+    tracing::callsite::rebuild_interest_cache();
     let h = Harness::new().await;
     let secret = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789";
     let password = "hunter2hunter2";
@@ -685,4 +687,39 @@ async fn without_a_configuration_the_app_is_idle_and_says_so() {
     );
     assert!(h.logging.requests().is_empty(), "no logs were read");
     assert!(h.p0_issues().is_empty());
+}
+
+#[tokio::test]
+async fn max_new_issues_holds_per_sweep_of_the_repository_not_per_service() {
+    let h = Harness::new().await;
+    h.github.set_file(
+        REPO,
+        ".github/log-gardener.yml",
+        "gcp_project: netra-staging\nservices: [netra-backend, billing]\nwindow: 1h\nmax_new_issues: 1\n",
+    );
+    // Besides the seed outage of netra-backend, billing fails requests all hour.
+    let now = chrono::Utc::now();
+    h.logging.add_entries((0..20).map(|i| {
+        json!({
+            "textPayload": "psycopg2.OperationalError: connection to server at \"10.0.0.9\", port 5432 failed: Connection refused",
+            "severity": "ERROR",
+            "timestamp": (now - chrono::Duration::minutes(2 + 2 * i)).to_rfc3339(),
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "billing"}},
+            "labels": {"instanceId": "b1"},
+        })
+    }).collect());
+    let chat = h.help_issue();
+    h.sweep(chat).await;
+    let worklog: String = h.replies(chat).iter().map(|c| c.body.clone()).collect();
+    let filed: Vec<_> = h
+        .github
+        .issues(REPO)
+        .into_iter()
+        .filter(|i| i.number != chat)
+        .collect();
+    assert_eq!(filed.len(), 1, "{filed:#?}");
+    assert!(
+        worklog.contains("the limit of 1 new issues per sweep was reached"),
+        "{worklog}"
+    );
 }

@@ -112,11 +112,11 @@ fn check_analysis(bytes: &[u8]) {
         .expect("the worklog renders");
     log_gardener::report::json_result(&analysis, &actions);
     for rc in analysis.root_causes.iter().take(2) {
-        let body = log_gardener::github::apply::issue_body(&RENDERER, rc, &analysis, &links)
+        let body = log_gardener::report::issue::issue_body(&RENDERER, rc, &analysis, &links)
             .expect("an issue body renders");
         // Log text inside the body cannot fake the marker the App finds its issues by.
         assert_eq!(
-            log_gardener::github::fingerprint_in(&body).as_deref(),
+            log_gardener::marker::fingerprint_in(&body).as_deref(),
             Some(rc.fingerprint.as_str()),
             "the body's marker"
         );

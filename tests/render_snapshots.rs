@@ -2,11 +2,11 @@
 //! outage. A change to a template or to the analysis shows up here in review.
 
 use chrono::{DateTime, Utc};
-use log_gardener::cli::{SweepArgs, sweep_file};
 use log_gardener::config::Config;
-use log_gardener::github::apply::{issue_body, update_comment};
 use log_gardener::plan::{self, Action, ActionKind};
+use log_gardener::report::issue::{issue_body, update_comment};
 use log_gardener::report::{Links, Renderer};
+use log_gardener::sweep::analyze_file;
 use std::collections::HashMap;
 
 fn now() -> DateTime<Utc> {
@@ -17,7 +17,7 @@ fn now() -> DateTime<Utc> {
 
 fn analysis() -> log_gardener::analyze::Analysis {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-outage.json");
-    sweep_file(path, &SweepArgs::default(), &Config::default(), now()).expect("the example")
+    analyze_file(path, None, &[], &Config::default(), now()).expect("the example")
 }
 
 fn links() -> Links {

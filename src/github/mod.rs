@@ -1,7 +1,6 @@
-//! GitHub: App and token authentication, the calls the App makes on a repository (with
-//! retries only where a retry cannot duplicate anything), and applying a plan.
-
-pub mod apply;
+//! GitHub: App and token authentication, and the calls the App makes on a repository (with
+//! retries only where a retry cannot duplicate anything). It sends the texts `report`
+//! renders and knows nothing of root causes.
 
 use crate::metrics;
 use crate::plan::{IssueState, KnownIssue};
@@ -10,30 +9,9 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use octocrab::Octocrab;
 use octocrab::models::{AppId, InstallationId};
-use regex::Regex;
 use serde_json::{Value, json};
 use std::future::Future;
-use std::sync::LazyLock;
 use std::time::Duration;
-
-pub use apply::sweep_repo;
-
-/// The default REST API base.
-pub const DEFAULT_API_URL: &str = "https://api.github.com";
-
-/// The marker every issue body carries; how the App finds its issues again.
-pub fn marker(fingerprint: &str) -> String {
-    format!("<!-- log-gardener:fingerprint={fingerprint} -->")
-}
-
-static MARKER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"<!-- log-gardener:fingerprint=([0-9a-f]{16}) -->").unwrap());
-
-/// The fingerprint of a body's marker (the last one: log text cannot fake it, see
-/// `report::markdown`, and the App writes its marker at the end).
-pub fn fingerprint_in(body: &str) -> Option<String> {
-    MARKER.captures_iter(body).last().map(|c| c[1].to_string())
-}
 
 /// How the App authenticates.
 #[derive(Clone)]
@@ -99,7 +77,7 @@ pub fn api_url_from_env() -> String {
     std::env::var("GITHUB_API_URL")
         .ok()
         .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_API_URL.to_string())
+        .unwrap_or_else(|| crate::model::GITHUB_API_URL.to_string())
 }
 
 fn builder(
@@ -207,6 +185,22 @@ async fn installation_repos(client: &Octocrab) -> anyhow::Result<Vec<String>> {
 }
 
 /// A repository's name must be `OWNER/NAME`.
+/// A client for `repo_name` with the CLI's credentials (a token, or the App's installation).
+pub async fn connect(repo_name: &str, credentials: Credentials) -> anyhow::Result<Repo> {
+    let api_url = api_url_from_env();
+    match credentials {
+        Credentials::Token(token) => Repo::with_token(&api_url, &token, repo_name),
+        Credentials::App {
+            app_id,
+            private_key,
+        } => {
+            let app = App::new(&api_url, app_id, &private_key)?;
+            let installation = app.installation_for(repo_name).await?;
+            Repo::new(app.installation(installation)?, repo_name)
+        }
+    }
+}
+
 pub fn check_repo_name(full_name: &str) -> anyhow::Result<()> {
     if full_name.split('/').count() != 2 || full_name.split('/').any(str::is_empty) {
         bail!("--repo must be OWNER/NAME, not {full_name:?}");
@@ -538,7 +532,7 @@ fn known_issue(v: &Value) -> Option<KnownIssue> {
         number,
         title: v["title"].as_str().unwrap_or("").to_string(),
         state,
-        fingerprint: v["body"].as_str().and_then(fingerprint_in),
+        fingerprint: v["body"].as_str().and_then(crate::marker::fingerprint_in),
         labels,
         created_at: time_of(&v["created_at"]),
     })
@@ -635,19 +629,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_last_marker_of_a_body_counts() {
-        let body = format!("text\n{}\n", marker("0123456789abcdef"));
-        assert_eq!(fingerprint_in(&body).as_deref(), Some("0123456789abcdef"));
-        assert_eq!(
-            fingerprint_in("<!-- log-gardener:fingerprint=xyz -->"),
-            None
-        );
-        // A defused marker inside log text does not count.
-        let defused = crate::report::markdown::fence(&marker("ffffffffffffffff"), "text");
-        assert_eq!(fingerprint_in(&defused), None);
-    }
 
     #[test]
     fn credentials_never_print_their_secret() {

@@ -1,6 +1,7 @@
 //! Reports: the JSON result of a sweep and the worklog, rendered with tera from `templates/`.
 //! Log text reaches markdown only through the filters of [`markdown`].
 
+pub mod issue;
 pub mod markdown;
 
 use crate::analyze::cluster::{Role, in_app_path};
@@ -133,7 +134,7 @@ impl Links {
     /// github.com for api.github.com; `https://HOST` for GitHub Enterprise's `https://HOST/api/v3`.
     pub fn web_url(&self) -> String {
         let api = self.api_url.trim_end_matches('/');
-        if api.is_empty() || api == crate::github::DEFAULT_API_URL {
+        if api.is_empty() || api == crate::model::GITHUB_API_URL {
             return "https://github.com".to_string();
         }
         api.strip_suffix("/api/v3").unwrap_or(api).to_string()

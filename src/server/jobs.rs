@@ -3,9 +3,11 @@
 
 use super::AppState;
 use super::commands::{self, Command, HELP};
-use super::sweep::{Trigger, UserError, repo_config, run_sweep};
+use super::sweep::{Trigger, repo_config, run_sweep};
 use crate::config::format_span;
-use crate::github::{Repo, fingerprint_in};
+use crate::error::UserError;
+use crate::github::Repo;
+use crate::marker::fingerprint_in;
 use crate::metrics;
 use crate::store::Job;
 use chrono::{DateTime, Utc};
@@ -368,7 +370,7 @@ async fn handle_sweep_job(state: &AppState, payload: &Value) -> anyhow::Result<(
             Ok(())
         }
         // A repository without (valid) configuration is idle, not failing.
-        Err(e) if e.downcast_ref::<UserError>().is_some() => {
+        Err(e) if crate::error::is_user_error(&e) => {
             tracing::info!(repo, reason = %e, "not swept");
             Ok(())
         }

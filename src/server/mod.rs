@@ -93,7 +93,7 @@ pub struct ServeArgs {
     #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: String,
     /// REST API base (GitHub Enterprise Server: `https://HOST/api/v3`).
-    #[arg(long, env = "GITHUB_API_URL", default_value = crate::github::DEFAULT_API_URL)]
+    #[arg(long, env = "GITHUB_API_URL", default_value = crate::model::GITHUB_API_URL)]
     pub github_api_url: String,
     /// Cloud Logging API endpoint (default: the official one).
     #[arg(long, env = "GCP_LOGGING_ENDPOINT")]

@@ -1,17 +1,15 @@
-//! A sweep of one repository by the App: its configuration from the default branch, Cloud
-//! Logging per service, the plan against its issues and the store, the issues written, the
-//! cursor moved only when the whole window was read and the plan applied.
+//! A sweep of one repository by the App: its configuration from the default branch, one lock
+//! among the replicas, each service's window from its cursor, then [`crate::sweep::run`];
+//! the cursors move only when the whole window was read and the plan applied.
 
 use super::AppState;
-use crate::analyze::{Analysis, Options};
 use crate::config::{CONFIG_PATH, Config, Schedule, ServiceSpec};
+use crate::error::UserError;
 use crate::github::Repo;
-use crate::github::apply::{Target, apply, known_issues};
-use crate::metrics;
 use crate::model::Window;
-use crate::plan::{self, Action, ActionKind};
+use crate::plan::Action;
 use crate::report::Links;
-use crate::source::cloud::analyze_window;
+use crate::sweep::{self, Known, Logs, Read, Sweep};
 use chrono::{DateTime, Utc};
 
 /// Why a sweep runs.
@@ -26,11 +24,6 @@ pub enum Trigger {
         dry_run: bool,
     },
 }
-
-/// An error meant for the person who asked (a reply), not a bug.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UserError(pub String);
 
 /// What a sweep did.
 pub struct Outcome {
@@ -143,35 +136,20 @@ async fn sweep_locked(
         _ => config.services.clone(),
     };
     let dry_run = matches!(trigger, Trigger::Command { dry_run: true, .. });
-    let links = Links {
-        repo: Some(repo.full_name.clone()),
-        git_ref: repo
-            .default_branch()
-            .await
-            .unwrap_or_else(|_| "HEAD".into()),
-        source_root: config.source_root.clone(),
-        gcp_project: Some(project.to_string()),
-        api_url: state.config.github_api_url.clone(),
-    };
-    // One pass per service: each has its own cursor. With no services configured, one pass
-    // over every Cloud Run service of the project.
-    let passes: Vec<Option<ServiceSpec>> = if services.is_empty() {
+    // Each service over its own window: the cursor it has reached, or the look-back asked
+    // for. With no services configured, every Cloud Run service of the project.
+    let services: Vec<Option<ServiceSpec>> = if services.is_empty() {
         vec![None]
     } else {
         services.into_iter().map(Some).collect()
     };
-    let mut worklog = String::new();
-    let mut all_actions = Vec::new();
-    for service in passes {
-        let key = service
-            .as_ref()
-            .map_or("*", |s| s.name.as_str())
-            .to_string();
+    let mut reads = Vec::with_capacity(services.len());
+    for service in services {
         let window = match trigger {
             Trigger::Scheduled(_) => {
                 let start = state
                     .store
-                    .cursor(&repo.full_name, &key)
+                    .cursor(&repo.full_name, cursor_key(&service))
                     .await?
                     .unwrap_or(now - config.window.0)
                     // Cloud Logging keeps 30 days; a cursor older than that reads what is left.
@@ -183,83 +161,63 @@ async fn sweep_locked(
                 end: now,
             },
         };
-        let analysis = analyze_window(
-            &state.logging,
-            project,
-            &service.iter().cloned().collect::<Vec<_>>(),
-            &config.filter,
-            window,
-            Options::from_config(config),
+        reads.push(Read { service, window });
+    }
+    let outcome = sweep::run(
+        Sweep {
+            config,
+            links: Links {
+                repo: Some(repo.full_name.clone()),
+                git_ref: String::new(),
+                source_root: config.source_root.clone(),
+                gcp_project: Some(project.to_string()),
+                api_url: state.config.github_api_url.clone(),
+            },
+            renderer: &state.renderer,
+            dry_run,
             now,
-        )
-        .await?;
-        let tracked = state.store.tracked(&repo.full_name).await?;
-        let issues = known_issues(repo, &analysis, &tracked, config).await?;
-        let actions = plan::plan(&analysis.root_causes, &issues, &tracked, config, now);
-        let actions = if dry_run {
-            actions
-        } else {
-            apply(
-                &Target {
-                    repo,
-                    store: Some(&state.store),
-                    config,
-                    links: &links,
-                    renderer: &state.renderer,
-                },
-                &analysis,
-                actions,
-                now,
-            )
-            .await?
-        };
-        if matches!(trigger, Trigger::Scheduled(_)) {
+        },
+        Logs::Cloud {
+            client: &state.logging,
+            project,
+            reads: &reads,
+        },
+        Known::Store(repo, &state.store),
+    )
+    .await?;
+    // The cursors move only once the whole window was read and the plan applied.
+    if matches!(trigger, Trigger::Scheduled(_)) {
+        for read in &reads {
             state
                 .store
-                .advance_cursor(&repo.full_name, &key, window.end)
+                .advance_cursor(&repo.full_name, cursor_key(&read.service), read.window.end)
                 .await?;
         }
-        metrics::SWEEPS.inc();
-        let summary = summary(&analysis, &actions);
-        state
-            .store
-            .record_sweep(
-                &repo.full_name,
-                match trigger {
-                    Trigger::Scheduled(kind) => kind,
-                    Trigger::Command { dry_run: true, .. } => "dry-run",
-                    Trigger::Command { .. } => "command",
-                },
-                window.start,
-                window.end,
-                "done",
-                &summary,
-                Utc::now(),
-            )
-            .await?;
-        worklog.push_str(
-            &state
-                .renderer
-                .worklog(&analysis, &actions, &links, now, dry_run)?,
-        );
-        all_actions.extend(actions);
     }
+    state
+        .store
+        .record_sweep(
+            &repo.full_name,
+            match trigger {
+                Trigger::Scheduled(kind) => kind,
+                Trigger::Command { dry_run: true, .. } => "dry-run",
+                Trigger::Command { .. } => "command",
+            },
+            outcome.analysis.window.start,
+            outcome.analysis.window.end,
+            "done",
+            &outcome.summary(),
+            Utc::now(),
+        )
+        .await?;
     Ok(Outcome {
-        worklog,
-        actions: all_actions,
+        worklog: outcome.worklog(&state.renderer, now)?,
+        actions: outcome.actions,
         skipped: None,
     })
 }
 
-/// One line about a sweep, for `/gardener status`.
-fn summary(analysis: &Analysis, actions: &[Action]) -> String {
-    let count = |k: ActionKind| actions.iter().filter(|a| a.kind == k).count();
-    format!(
-        "{} entries, {} root causes; {} created, {} commented, {} reopened",
-        analysis.totals.entries,
-        analysis.root_causes.len(),
-        count(ActionKind::Create),
-        count(ActionKind::Comment),
-        count(ActionKind::Reopen)
-    )
+/// The key of a service's cursor; `*` for a read of every service.
+fn cursor_key(service: &Option<ServiceSpec>) -> &str {
+    service.as_ref().map_or("*", |s| s.name.as_str())
 }

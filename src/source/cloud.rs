@@ -4,14 +4,11 @@
 //! caller does not advance its cursor.
 
 use super::entry_from_json;
-use crate::analyze::redact::Redactor;
-use crate::analyze::{Analysis, Analyzer, Options};
-use crate::cli::{CliError, SweepArgs};
-use crate::config::{Config, ServiceSpec};
+use crate::config::ServiceSpec;
 use crate::metrics;
 use crate::model::{LogEntry, Window, rfc3339};
 use anyhow::{Context, anyhow};
-use chrono::{DateTime, Utc};
+
 use google_cloud_gax::options::RequestOptionsBuilder;
 use google_cloud_gax::retry_policy::NeverRetry;
 use google_cloud_logging_v2::client::LoggingServiceV2;
@@ -208,104 +205,4 @@ pub fn filter_for(service: Option<&ServiceSpec>, extra: &str, window: &Window) -
         clauses.push(format!("({})", extra.trim()));
     }
     clauses.join(" AND ")
-}
-
-/// Reads the services' window into an analysis. The error names the service whose window
-/// could not be read.
-pub async fn analyze_window(
-    client: &CloudLogging,
-    project: &str,
-    services: &[ServiceSpec],
-    extra_filter: &str,
-    window: Window,
-    options: Options,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Analysis> {
-    let mut options = options;
-    options.window = Some(window);
-    // Warnings quote the entry they skip: masked like the entries themselves (the pretty
-    // log format does not redact).
-    let redactor = Redactor::new(&options.redact).context("a redact pattern")?;
-    let mut analyzer = Analyzer::new(options).context("a redact pattern")?;
-    let all = [None];
-    let targets: Vec<Option<&ServiceSpec>> = if services.is_empty() {
-        all.to_vec()
-    } else {
-        services.iter().map(Some).collect()
-    };
-    for service in targets {
-        let filter = filter_for(service, extra_filter, &window);
-        let mut malformed = 0u64;
-        client
-            .read(
-                project,
-                &filter,
-                |e| analyzer.push(e),
-                |reason| {
-                    malformed += 1;
-                    let reason = redactor.redact(&reason);
-                    tracing::warn!(%reason, "malformed Cloud Logging entry skipped");
-                },
-            )
-            .await
-            .with_context(|| match service {
-                Some(s) => format!("reading the logs of {}", s.name),
-                None => "reading the logs".to_string(),
-            })?;
-        for _ in 0..malformed {
-            analyzer.malformed();
-        }
-    }
-    Ok(analyzer.finish(now))
-}
-
-/// `sweep` without `--logs`: Cloud Logging for the project and services of the flags or the
-/// configuration, over `--since` (default: `window`) up to `--until` (default: now).
-pub async fn sweep_cloud(
-    args: &SweepArgs,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Result<Analysis, CliError> {
-    let project = args
-        .project
-        .clone()
-        .or_else(|| config.gcp_project.clone())
-        .ok_or_else(|| {
-            CliError::usage("no project: pass --project ID, set gcp_project in --config, or read a file with --logs PATH")
-        })?;
-    let window = crate::cli::window_from_flags(
-        args.since.as_deref(),
-        args.until.as_deref(),
-        config.window.0,
-        || Ok(now),
-    )?
-    .unwrap_or(Window {
-        start: now - config.window.0,
-        end: now,
-    });
-    let services: Vec<ServiceSpec> = if args.services.is_empty() {
-        config.services.clone()
-    } else {
-        args.services
-            .iter()
-            .map(|name| ServiceSpec {
-                name: name.clone(),
-                filter: String::new(),
-            })
-            .collect()
-    };
-    let client = CloudLogging::from_env()
-        .await
-        .map_err(|e| CliError::usage(format!("{e:#}")))?;
-    analyze_window(
-        &client,
-        &project,
-        &services,
-        &config.filter,
-        window,
-        Options::from_config(config),
-        now,
-    )
-    .await
-    .map_err(|e| CliError::failed(format!("{e:#}")))
 }

@@ -2,6 +2,7 @@
 
 pub mod file;
 pub mod logentry;
+pub mod logfile;
 
 pub use file::{Format, Malformed, ReadSummary, read_entries};
 pub use logentry::entry_from_json;
