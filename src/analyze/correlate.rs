@@ -413,7 +413,7 @@ pub fn correlate(
                 )
             })
             .or_else(|| entity_link(c, &clusters, &parent, &handled, &index))
-            .or_else(|| down_link(c, &clusters, &occurrences, &by_cluster, &heads))
+            .or_else(|| down_link(c, &clusters, &occurrences, &by_cluster, &heads, traffic))
             .or_else(|| port_link(c, &clusters, &parent, &index))
             .or_else(|| limit_link(c, &clusters, &occurrences, &by_cluster, traffic))
         {
@@ -1089,6 +1089,7 @@ fn down_link(
     occurrences: &[Occurrence],
     by_cluster: &[Vec<usize>],
     heads: &HashMap<usize, Vec<&Attempt>>,
+    traffic: &Traffic,
 ) -> Option<(usize, Evidence)> {
     if !matches!(clusters[c].role, Role::Symptom(_)) || by_cluster[c].is_empty() {
         return None;
@@ -1100,6 +1101,14 @@ fn down_link(
         .max_by_key(|(h, l)| (l.len(), std::cmp::Reverse(**h)))?;
     let lo = attempts.iter().map(|a| a.start_ns).min()?;
     let hi = attempts.iter().map(|a| a.end_ns).max()?;
+    // After its last failed start-up the service stays down until it serves again.
+    let hi = traffic
+        .by_minute
+        .get(service)
+        .and_then(|minutes| minutes.range(hi.div_euclid(60_000_000_000) + 1..).next())
+        .map_or(i64::MAX, |(minute, _)| {
+            minute.saturating_mul(60_000_000_000)
+        });
     let inside = by_cluster[c]
         .iter()
         .filter(|&&i| {

@@ -653,6 +653,7 @@ static LEVEL_WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?ix)^(?:\[[^\]\n]{1,40}\]\ ?|\d{4}[-/]\d\d[-/]\d\d[T\ ][\d:.,]+(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)*(?:[a-z]\w{0,15}=[^\s=]{1,40}\ +){0,4}
         \[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRITICAL|FATAL|SEVERE|PANIC|ALERT|EMERG)\]?(?::|\ |$)
+        |^\[[^\]\n]{0,40}?[:\ ](TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)/[^\]\n]{1,40}\]
         |\blevel=\"?(trace|debug|info|notice|warn|warning|error|critical|fatal|panic)\b
         |"(?:level|severity)"\s*:\s*"(trace|debug|info|notice|warn|warning|error|critical|fatal|panic)""#,
     )
@@ -977,6 +978,15 @@ Consider defining a bean of type 'X' in your configuration.";
         assert_eq!(
             infer_severity("time=x level=warn msg=slow"),
             Severity::Warning
+        );
+        // Celery's `[asctime: LEVEL/process]`.
+        assert_eq!(
+            infer_severity("[2025-11-21 21:57:41,219: ERROR/MainProcess] consumer: Cannot connect"),
+            Severity::Error
+        );
+        assert_eq!(
+            infer_severity("[2025-11-21 21:50:02,004: INFO/ForkPoolWorker-2] Task sent"),
+            Severity::Info
         );
         assert_eq!(
             infer_severity("INFO:     Started server process [1]"),

@@ -91,7 +91,9 @@ pub fn of_root_cause(group: &[Cluster], source_root: &str) -> String {
 /// `github.com/acme/api/internal/handlers.binLabel(...)` as `handlers.binLabel`;
 /// `com.acme.billing.TaxService.rate` as `TaxService.rate`.
 fn short_function(function: &str) -> String {
-    let name = function.split('(').next().unwrap_or(function);
+    // Go's method receivers: `pkg.(*Server).Redeem` is `Server.Redeem`.
+    let name = function.replace("(*", "").replace(").", ".");
+    let name = name.split('(').next().unwrap_or(&name);
     let name = name.rsplit('/').next().unwrap_or(name);
     let parts: Vec<&str> = name.split(['.', ':']).filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {
@@ -231,6 +233,10 @@ mod tests {
             "Pool.connect"
         );
         assert_eq!(short_function("tax_for"), "tax_for");
+        assert_eq!(
+            short_function("example.com/loyalty/internal/points.(*Server).RedeemPoints"),
+            "Server.RedeemPoints"
+        );
         assert!(!super::super::entities::names_a_place(
             "grpc._channel._InactiveRpcError: DEADLINE_EXCEEDED: Deadline Exceeded"
         ));

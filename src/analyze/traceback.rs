@@ -290,6 +290,23 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
         if (line.starts_with(' ') || line.starts_with('\t')) && !is_cause {
             continue;
         }
+        // Node's report of an uncaught error opens with where it was thrown (`file:line`,
+        // the source line, a caret): the block's header, not an exception.
+        if NODE_THROW_SITE.is_match(candidate) || candidate.trim_matches('^').is_empty() {
+            continue;
+        }
+        // An error Node printed without a stack: `[Name: message] {`.
+        if let Some(c) = NODE_INSPECTED.captures(candidate)
+            && chain.is_empty()
+        {
+            let message = &c[2];
+            // A rejection with a value that is no Error: the value is what failed.
+            let message = NODE_REJECTION_REASON
+                .captures(message)
+                .map_or(message, |r| r.get(1).map_or("", |m| m.as_str()));
+            chain.push((c[1].to_string(), message.to_string(), Vec::new()));
+            continue;
+        }
         if let Some(c) = EXCEPTION_LINE.captures(candidate)
             && (is_cause || chain.is_empty())
         {
@@ -305,6 +322,17 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
     chain.reverse();
     pick_cause(false, chain)
 }
+
+/// Where Node says an uncaught error was thrown: `node:internal/process/promises:288`,
+/// `/app/src/server.js:41`.
+static NODE_THROW_SITE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:node:[\w/.-]+|/[^\s:]+\.[cm]?[jt]s):\d+$").unwrap());
+/// `[UnhandledPromiseRejection: This error originated … ] {`: util.inspect of an error.
+static NODE_INSPECTED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\[([A-Z][\w$]*): (.+)\](?: \{)?$").unwrap());
+/// The value a promise was rejected with, in Node's `UnhandledPromiseRejection` text.
+static NODE_REJECTION_REASON: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"rejected with the reason "(.*)"\.?$"#).unwrap());
 
 /// An exception as Monolog (Laravel, Symfony) writes it: `[object] (Class(code: N): message
 /// at /file.php:12)`, on the log line and after each `[previous exception]`.
@@ -389,14 +417,22 @@ fn parse_php_monolog(lines: &[&str]) -> Option<Exception> {
 }
 
 fn parse_go(lines: &[&str]) -> Option<Exception> {
-    let first = lines.iter().position(|l| {
-        let l = strip_log_prefix(l);
-        l.starts_with("panic: ")
-            || l.starts_with("fatal error: ")
-            || l.starts_with("http: panic serving ")
-    })?;
+    let first = lines
+        .iter()
+        .position(|l| {
+            let l = strip_log_prefix(l);
+            l.starts_with("panic: ")
+                || l.starts_with("fatal error: ")
+                || l.starts_with("http: panic serving ")
+        })
+        .or_else(|| recovered_panic(lines))?;
     let head = strip_log_prefix(lines[first]);
-    let (kind, message) = if let Some(rest) = head.strip_prefix("http: panic serving ") {
+    let (kind, message) = if let Some((_, rest)) = head.split_once("panic: ")
+        && !head.starts_with("panic: ")
+    {
+        // A recovery middleware's own line: `recovered from panic: MESSAGE`.
+        ("panic".to_string(), rest.trim().to_string())
+    } else if let Some(rest) = head.strip_prefix("http: panic serving ") {
         // net/http recovered a handler's panic: `http: panic serving ADDR: MESSAGE`.
         let message = rest.split_once(": ").map_or(rest, |(_, m)| m);
         ("panic".to_string(), message.trim().to_string())
@@ -408,16 +444,27 @@ fn parse_go(lines: &[&str]) -> Option<Exception> {
     };
     let mut frames = Vec::new();
     let mut function: Option<&str> = None;
+    let mut at_panic = false;
     for line in &lines[first + 1..] {
         if let Some(c) = GO_FILE.captures(line) {
+            if std::mem::take(&mut at_panic) {
+                // What Go printed down to `panic(…)` is the deferred recovery that caught
+                // it (`debug.Stack`, the middleware): the failure is below.
+                frames.clear();
+                continue;
+            }
             frames.push(Frame {
                 file: c[1].to_string(),
                 function: function.take().unwrap_or("").to_string(),
                 line: c[2].parse().ok(),
             });
+        } else if line.starts_with("panic(") {
+            at_panic = true;
+            function = None;
         } else if !line.starts_with('\t') && line.ends_with(')') {
-            // `main.handler(0xc000010000)`: the function, arguments dropped.
-            function = line.split('(').next();
+            // `main.handler(0xc000010000)`, `pkg.(*Server).Redeem(…)`: the function,
+            // arguments dropped.
+            function = line.rfind('(').map(|i| &line[..i]);
         }
     }
     // Go prints the innermost call first; frames run outermost first here, as for Python.
@@ -429,6 +476,20 @@ fn parse_go(lines: &[&str]) -> Option<Exception> {
         raised_while_handling: Vec::new(),
     })
 }
+
+/// A panic that a recovery middleware caught and logged with Go's stack dump: the line that
+/// says "panic" before `goroutine N [running]:`.
+fn recovered_panic(lines: &[&str]) -> Option<usize> {
+    let dump = lines
+        .iter()
+        .position(|l| GO_GOROUTINE.is_match(strip_log_prefix(l)))?;
+    lines[..dump]
+        .iter()
+        .rposition(|l| l.to_ascii_lowercase().contains("panic"))
+}
+
+static GO_GOROUTINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^goroutine \d+ \[[a-z ]+(?:, \d+ minutes)?\]:$").unwrap());
 
 /// Ruby's uncaught exception: `file:line:in 'method': message (Class)`, then `from` frames.
 pub static RUBY_HEAD: LazyLock<Regex> = LazyLock::new(|| {
@@ -604,6 +665,66 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace";
         assert_eq!(e.kind, "panic");
         assert_eq!(e.message, "called `Option::unwrap()` on a `None` value");
         assert_eq!(e.frames[0].file, "src/config.rs");
+    }
+
+    #[test]
+    fn a_node_rejection_without_an_error_is_its_reason() {
+        let text = "node:internal/process/promises:288
+            triggerUncaughtException(err, true /* fromPromise */);
+            ^
+
+[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason \"quota table missing\".] {
+  code: 'ERR_UNHANDLED_REJECTION'
+}
+
+Node.js v18.20.4";
+        let e = parse_exception(text).unwrap();
+        assert_eq!(e.kind, "UnhandledPromiseRejection");
+        assert_eq!(e.message, "quota table missing");
+        let thrown = "/app/src/server.js:41
+    throw new Error('boom');
+    ^
+
+Error: boom
+    at main (/app/src/server.js:41:11)";
+        let e = parse_exception(thrown).unwrap();
+        assert_eq!((e.kind.as_str(), e.message.as_str()), ("Error", "boom"));
+    }
+
+    #[test]
+    fn a_recovered_go_panic_is_read_below_the_recovery() {
+        let text = "recovered from panic: runtime error: index out of range [3] with length 3
+goroutine 7 [running]:
+runtime/debug.Stack()
+\t/usr/local/go/src/runtime/debug/stack.go:26 +0x5e
+main.recoverer.func1()
+\t/app/cmd/api/middleware.go:20 +0x5d
+panic({0x1a3e2c0?, 0x2f61b70?})
+\t/usr/local/go/src/runtime/panic.go:785 +0x132
+example.com/api/internal/bins.(*Binner).Label(0x3)
+\t/app/internal/bins/label.go:58 +0x1c6
+main.handler(0xc000010000)
+\t/app/cmd/api/main.go:42 +0x1d";
+        let e = parse_exception(text).unwrap();
+        assert_eq!(e.kind, "panic");
+        assert_eq!(
+            e.message,
+            "runtime error: index out of range [3] with length 3"
+        );
+        // Outermost first, and nothing of the recovery that printed the dump.
+        let functions: Vec<&str> = e.frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(
+            functions,
+            [
+                "main.handler",
+                "example.com/api/internal/bins.(*Binner).Label"
+            ]
+        );
+        // A dump with no word of a panic before it is no exception.
+        assert_eq!(
+            parse_exception("goroutine 7 [running]:\nmain.main()\n\t/app/main.go:3"),
+            None
+        );
     }
 
     #[test]

@@ -107,14 +107,16 @@ fn parse_latency(value: &Value) -> Option<f64> {
 }
 
 /// The message of a `jsonPayload`: its `message` (or a usual alias), else the payload itself;
-/// with the error a structured logger put beside it (zap's `error`, pino's `err`), as their
-/// console encoders print it.
+/// with the error a structured logger put beside it (zap's `error`, pino's `err`, a recovery
+/// middleware's `panic`), as their console encoders print it.
 fn json_payload_message(payload: &Map<String, Value>) -> String {
-    let error = ["error", "err"].iter().find_map(|k| match payload.get(*k) {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(Value::Object(o)) => o.get("message").and_then(Value::as_str).map(str::to_string),
-        _ => None,
-    });
+    let error = ["error", "err", "panic"]
+        .iter()
+        .find_map(|k| match payload.get(*k) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Object(o)) => o.get("message").and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        });
     for key in ["message", "msg", "textPayload", "event"] {
         match payload.get(key) {
             Some(Value::String(s)) if !s.is_empty() => {
