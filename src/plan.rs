@@ -278,6 +278,7 @@ mod tests {
                 stats,
                 wrapper: false,
                 evidence: Vec::new(),
+                delay_ns: None,
             }],
         }
     }

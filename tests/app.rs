@@ -41,7 +41,7 @@ async fn a_sweep_command_files_one_p0_issue_for_the_seed_outage() {
     assert_eq!(issue.author, h.github.app_bot_login());
     let body = &issue.body;
     assert!(body.contains("<!-- log-gardener:fingerprint="), "{body}");
-    assert!(body.contains("```mermaid\nflowchart LR"), "{body}");
+    assert!(body.contains("```mermaid\nflowchart TD"), "{body}");
     assert!(body.contains("xychart-beta"), "{body}");
     assert!(
         body.contains("RuntimeError: Failed to setup enhanced middleware"),

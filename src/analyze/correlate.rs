@@ -237,6 +237,7 @@ pub fn correlate(
         is_head[h] = true;
     }
     let mut member_of: Vec<Option<(usize, AttemptLink)>> = vec![None; n];
+    let mut delays: HashMap<usize, i64> = HashMap::new();
     for ((c, h), link) in &links {
         let better = match &member_of[*c] {
             Some((other, l)) => {
@@ -271,6 +272,7 @@ pub fn correlate(
         is_head[c] = false;
         let total = heads.get(&h).map_or(0, |l| l.len());
         let delay = median(&link.delays_ns);
+        delays.insert(c, delay);
         let what = if wrappers.contains_key(&(c, h)) {
             "a generic wrapper that ends the same start-ups; the specific error is the cause"
                 .to_string()
@@ -472,6 +474,7 @@ pub fn correlate(
             && let Some(mut cluster) = slots[c].take()
         {
             cluster.evidence = evidence;
+            cluster.delay_ns = delays.get(&c).copied();
             match groups.get_mut(&h) {
                 Some(g) => g.clusters.push(cluster),
                 None => {

@@ -54,6 +54,8 @@ pub struct Cluster {
     pub wrapper: bool,
     /// Why it belongs to its root cause; empty for the cause.
     pub evidence: Vec<correlate::Evidence>,
+    /// How long after the cause it typically happens, where start-ups show it.
+    pub delay_ns: Option<i64>,
 }
 
 /// One failure: a cause and its symptoms, in one service.
@@ -642,6 +644,7 @@ impl Clusters {
                                 stats,
                                 wrapper: false,
                                 evidence: Vec::new(),
+                                delay_ns: None,
                             });
                         }
                     }
@@ -659,6 +662,7 @@ impl Clusters {
                         stats,
                         wrapper: false,
                         evidence: Vec::new(),
+                        delay_ns: None,
                     });
                 }
             }
@@ -744,6 +748,7 @@ fn fold_beyond(clusters: Vec<Cluster>, max: usize) -> (Vec<Cluster>, Vec<u32>, u
                     stats,
                     wrapper: false,
                     evidence: Vec::new(),
+                    delay_ns: None,
                 });
             }
         }

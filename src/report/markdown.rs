@@ -116,26 +116,38 @@ pub fn fence(text: &str, lang: &str) -> String {
     format!("{ticks}{lang}\n{body}\n{ticks}")
 }
 
-/// Text inside a mermaid diagram label: quotes and brackets would end the label.
+/// Text inside a quoted mermaid label (`["…"]`): brackets are text there; a quote would end
+/// the label and `<` would start HTML, so they are written as mermaid's entity codes; a
+/// line break, a pipe or a semicolon would end the statement.
 pub fn mermaid_label(text: &str) -> String {
-    let cleaned: String = without_bidi(text)
-        .chars()
-        .map(|c| match c {
-            '"' => '\'',
-            '[' | '(' | '{' => '‹',
-            ']' | ')' | '}' => '›',
-            '<' => '‹',
-            '>' => '›',
-            '\n' | '\r' | '`' | '|' | ';' => ' ',
-            '@' | '#' => '·',
-            c => c,
-        })
-        .collect();
-    // A node stays short: a long label makes the chart unreadable.
-    match cleaned.char_indices().nth(60) {
-        Some((i, _)) => format!("{}…", &cleaned[..i]),
-        None => cleaned,
+    let mut cleaned = String::with_capacity(text.len());
+    for c in without_bidi(text).chars() {
+        match c {
+            '"' => cleaned.push_str("#quot;"),
+            '<' => cleaned.push_str("#lt;"),
+            '>' => cleaned.push_str("#gt;"),
+            '\n' | '\r' | '`' | '|' | ';' => cleaned.push(' '),
+            // Nothing from the logs may spell an entity code of its own.
+            '#' | '@' => cleaned.push('·'),
+            c => cleaned.push(c),
+        }
     }
+    // A node stays short: a long label makes the chart unreadable. Cut at a word, never
+    // inside an entity code.
+    const MAX: usize = 80;
+    let Some((end, _)) = cleaned.char_indices().nth(MAX) else {
+        return cleaned;
+    };
+    let head = &cleaned[..end];
+    let head = match head.rfind('#') {
+        Some(i) if !head[i..].contains(';') => &head[..i],
+        _ => head,
+    };
+    let head = match head.rfind(' ') {
+        Some(i) if i > MAX / 2 => &head[..i],
+        _ => head,
+    };
+    format!("{}…", head.trim_end())
 }
 
 fn longest_run(text: &str, ch: char) -> usize {
@@ -208,8 +220,16 @@ mod tests {
     #[test]
     fn mermaid_labels_stay_inside_their_node() {
         let label = mermaid_label("GET /x\"] --> B[\"pwned");
-        assert!(!label.contains('"'));
-        assert!(!label.contains('['));
-        assert!(!label.contains(']'));
+        assert!(!label.contains('"'), "{label}");
+        assert_eq!(label, "GET /x#quot;] --#gt; B[#quot;pwned");
+        // Brackets read as written; a placeholder shows as `<*>`.
+        assert_eq!(
+            mermaid_label("Container called exit(<*>)."),
+            "Container called exit(#lt;*#gt;)."
+        );
+        // Long labels end at a word, never inside an entity code.
+        let long = mermaid_label(&format!("{} <*> tail", "word ".repeat(15)));
+        assert!(long.ends_with('…') && long.chars().count() <= 81, "{long}");
+        assert!(!long.contains("#l…") && !long.contains("#lt…"), "{long}");
     }
 }

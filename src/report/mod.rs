@@ -274,7 +274,51 @@ pub fn root_cause_view(rc: &RootCause, window: &Window, links: &Links) -> Value 
         "sparkline": sparkline(&minutes, window, 30),
         "console_url": links.console_url(&rc.service, window),
         "chart": occurrences_chart(&minutes, window),
+        "cascade": cascade(rc),
     })
+}
+
+/// The symptoms as a chain in causal order: those whose delay after the cause the start-ups
+/// show, soonest first, each arrow labelled with the time from the step before; then the
+/// rest, in the order of the clusters. Node `c0` is the cause.
+fn cascade(rc: &RootCause) -> Vec<Value> {
+    let mut steps: Vec<(usize, Option<i64>)> = rc
+        .clusters
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, c)| (i, c.delay_ns.filter(|d| *d >= 0)))
+        .collect();
+    steps.sort_by_key(|(i, d)| (d.is_none(), *d, *i));
+    let mut previous: (usize, i64) = (0, 0);
+    steps
+        .into_iter()
+        .map(|(i, delay)| {
+            let c = &rc.clusters[i];
+            let arrow = delay.map(|d| format!("+{}", duration(d - previous.1)));
+            let step = json!({
+                "from": format!("c{}", previous.0),
+                "id": format!("c{i}"),
+                "template": c.template,
+                "count": c.stats.count,
+                "arrow": arrow,
+            });
+            previous = (i, delay.unwrap_or(previous.1));
+            step
+        })
+        .collect()
+}
+
+/// A delay for a person: ms under a second, seconds under two minutes, then minutes.
+fn duration(ns: i64) -> String {
+    let ms = ns.max(0) as f64 / 1e6;
+    if ms < 1_000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 120_000.0 {
+        format!("{:.1} s", ms / 1_000.0)
+    } else {
+        format!("{:.0} min", ms / 60_000.0)
+    }
 }
 
 /// Occurrences over time, bucketed for a mermaid xychart: labels and counts.
