@@ -4,6 +4,11 @@
 
 use super::WILDCARD;
 use super::hash::FxMap;
+use super::mask::is_unit;
+use super::template::Shape;
+
+/// Per form and token: `Some(text)` when the token is a variable, with the text it renders as.
+pub(super) type Variables = Vec<Vec<Option<Box<str>>>>;
 
 /// A column whose number of distinct words within a pattern group is below
 /// this stays a constant (and splits the group); at or above it the column is
@@ -22,7 +27,7 @@ pub(super) struct GroupCtx<'a, 't> {
 
 impl<'t> GroupCtx<'_, 't> {
     /// Clusters one group of forms that all have the same token count.
-    pub(super) fn cluster(&self, group: &[u32], variable: &mut [Vec<bool>]) {
+    pub(super) fn cluster(&self, group: &[u32], variable: &mut Variables) {
         let Some(&first) = group.first() else { return };
         let width = self.tokens[first as usize].len();
         if width == 0 {
@@ -88,7 +93,7 @@ impl<'t> GroupCtx<'_, 't> {
         open: &[usize],
         root: u64,
         freq_of: &dyn Fn(u32, usize) -> u64,
-        variable: &mut [Vec<bool>],
+        variable: &mut Variables,
     ) {
         let mut best: Option<(usize, usize)> = None; // (distinct, column)
         let mut children: Vec<usize> = Vec::new();
@@ -98,15 +103,20 @@ impl<'t> GroupCtx<'_, 't> {
             if distinct <= 1 {
                 continue;
             }
+            // Units that differ after a value (`KB` vs `B`) are part of the value.
+            if values.iter().all(|v| is_unit(v)) {
+                self.mark(members, col, variable);
+                continue;
+            }
             // A masked value that matches another value of the same column
             // (`rhost=<*>` vs `rhost=example.org`) shows the column holds data.
             if generalizes(&values) {
-                mark(members, col, variable);
+                self.mark(members, col, variable);
                 continue;
             }
             let parent = members.iter().all(|&k| freq_of(k, col) > root);
             if parent {
-                mark(members, col, variable);
+                self.mark(members, col, variable);
                 continue;
             }
             children.push(col);
@@ -142,8 +152,25 @@ impl<'t> GroupCtx<'_, 't> {
             }
             _ => {
                 for &col in &children {
-                    mark(members, col, variable);
+                    self.mark(members, col, variable);
                 }
+            }
+        }
+    }
+
+    /// Makes column `col` of `members` a variable, rendered with the punctuation and key that
+    /// all its values share.
+    fn mark(&self, members: &[u32], col: usize, variable: &mut Variables) {
+        let values = members
+            .iter()
+            .filter_map(|&k| self.tokens[k as usize].get(col).copied());
+        let shape = Shape::of(values);
+        for &key in members {
+            let Some(&token) = self.tokens[key as usize].get(col) else {
+                continue;
+            };
+            if let Some(slot) = variable.get_mut(key as usize).and_then(|v| v.get_mut(col)) {
+                *slot = Some(shape.render(token).into());
             }
         }
     }
@@ -162,14 +189,6 @@ impl<'t> GroupCtx<'_, 't> {
             }
         }
         seen
-    }
-}
-
-fn mark(members: &[u32], col: usize, variable: &mut [Vec<bool>]) {
-    for &key in members {
-        if let Some(flag) = variable.get_mut(key as usize).and_then(|v| v.get_mut(col)) {
-            *flag = true;
-        }
     }
 }
 

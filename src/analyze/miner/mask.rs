@@ -20,60 +20,89 @@ pub fn mask(message: &str) -> String {
 pub(super) fn mask_into(message: &str, out: &mut String) {
     let bytes = message.as_bytes();
     let mut i = 0;
-    let mut prev_was_date_word = false;
-    loop {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= bytes.len() {
-            break;
-        }
-        let start = i;
-        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let word = &message[start..i];
+    while let Some((start, end)) = next_word(bytes, i) {
+        i = end;
+        let word = &message[start..end];
         if !out.is_empty() {
             out.push(' ');
         }
-        // Month and weekday names are variables when they are part of a date,
-        // i.e. followed by a number or another date word (`Sun Jul 10 03:55`).
+        // Month and weekday names are variables when they are part of a date, i.e. followed
+        // by a number or another date word; the whole date (`Sun Jul 10 03:55:15 2005`) is
+        // one value.
         if is_date_word(word.as_bytes()) {
-            let mut j = i;
-            while j < bytes.len() && bytes[j].is_ascii_whitespace() {
-                j += 1;
-            }
-            let mut k = j;
-            while k < bytes.len() && !bytes[k].is_ascii_whitespace() {
-                k += 1;
-            }
-            let next = &bytes[j..k];
-            let dated = next.first().is_some_and(u8::is_ascii_digit) || is_date_word(next);
-            if dated || prev_was_date_word {
+            let next = next_word(bytes, i).map_or(&b""[..], |(s, e)| &bytes[s..e]);
+            if next.first().is_some_and(u8::is_ascii_digit) || is_date_word(next) {
+                let mut last = word;
+                let mut parts = 1;
+                while let Some((s, e)) = next_word(bytes, i) {
+                    let candidate = &message[s..e];
+                    if parts >= DATE_PARTS
+                        || ends_in_close_wrap(last)
+                        || !(is_date_word(candidate.as_bytes()) || is_time_part(candidate))
+                    {
+                        break;
+                    }
+                    last = candidate;
+                    parts += 1;
+                    i = e;
+                }
                 out.push_str(WILDCARD);
-                prev_was_date_word = true;
+                out.push_str(trailing_punctuation(last));
                 continue;
             }
-        }
-        prev_was_date_word = false;
-        // A unit right after a number belongs to the value (`5.2 KB` vs
-        // `93.0 B`), otherwise the unit alone would split the template.
-        if out.ends_with("<*> ") && is_unit(word.as_bytes()) {
-            out.push_str(WILDCARD);
-            let b = word.as_bytes();
-            let mut e = b.len();
-            while e > 0 && is_close_wrap(b[e - 1]) {
-                e -= 1;
-            }
-            out.push_str(&word[e..]);
-            continue;
         }
         mask_word(word, out);
     }
 }
 
-/// Size and time units that follow a number as a separate word.
-fn is_unit(word: &[u8]) -> bool {
+/// The most words one date spans (`Sun Jul 10 03:55:15 2005`).
+const DATE_PARTS: usize = 5;
+
+/// The next whitespace-free word at or after `i`: its start and end.
+fn next_word(bytes: &[u8], mut i: usize) -> Option<(usize, usize)> {
+    while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    if i >= bytes.len() {
+        return None;
+    }
+    let start = i;
+    while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    Some((start, i))
+}
+
+/// The closing punctuation a word ends in (`,` of `2005,`).
+fn trailing_punctuation(word: &str) -> &str {
+    let b = word.as_bytes();
+    let mut e = b.len();
+    while e > 0 && is_close_wrap(b[e - 1]) {
+        e -= 1;
+    }
+    &word[e..]
+}
+
+fn ends_in_close_wrap(word: &str) -> bool {
+    !trailing_punctuation(word).is_empty()
+}
+
+/// A day, a year or a time of day (`10`, `2005`, `03:55:15`, `03:55:15.123`).
+fn is_time_part(word: &str) -> bool {
+    let core = word.trim_end_matches(|c: char| c.is_ascii() && is_close_wrap(c as u8));
+    !core.is_empty()
+        && core.len() <= 15
+        && core.as_bytes()[0].is_ascii_digit()
+        && core
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c == b':' || c == b'.')
+}
+
+/// Size and time units that follow a number as a separate word. They stay in the masked form
+/// (`took <*> ms`); where one varies after a value (`5.2 KB` vs `93.0 B`), the grouping makes
+/// it part of the value.
+pub(super) fn is_unit(word: &str) -> bool {
+    let word = word.as_bytes();
     const UNITS: [&[u8]; 24] = [
         b"B", b"KB", b"MB", b"GB", b"TB", b"PB", b"kB", b"KiB", b"MiB", b"GiB", b"TiB", b"ns",
         b"us", b"ms", b"s", b"sec", b"secs", b"min", b"mins", b"h", b"KB/s", b"MB/s", b"GB/s",
@@ -139,12 +168,40 @@ fn mask_word(word: &str, out: &mut String) {
         return;
     }
     out.push_str(&word[..s]);
-    if is_whole_value(core.as_bytes()) {
+    if let Some((before, scheme)) = url_scheme(core) {
+        // A URL's scheme is structure (`hdfs://<*>`); what follows is the value.
+        mask_segments(before, out);
+        out.push_str(scheme);
+        out.push_str("://");
+        out.push_str(WILDCARD);
+    } else if is_whole_value(core.as_bytes()) {
         out.push_str(WILDCARD);
     } else {
         mask_segments(core, out);
     }
     out.push_str(&word[e..]);
+}
+
+/// The text before a URL and the URL's scheme (`hdfs` of `hdfs://host/a`, `akka.tcp` of
+/// `:[akka.tcp://x@h:1`), when the word holds one with something after `://`.
+fn url_scheme(core: &str) -> Option<(&str, &str)> {
+    let at = core.find("://")?;
+    if at + 3 >= core.len() {
+        return None;
+    }
+    let b = core.as_bytes();
+    let mut start = at;
+    while start > 0
+        && (b[start - 1].is_ascii_alphanumeric() || matches!(b[start - 1], b'+' | b'.' | b'-'))
+    {
+        start -= 1;
+    }
+    let scheme = &core[start..at];
+    scheme
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphabetic)
+        .then_some((&core[..start], scheme))
 }
 
 /// Words that are one value as a whole: URLs, paths, and number-like runs
@@ -310,21 +367,19 @@ mod tests {
             mask("uid=0 euid=0 tty=NODEVssh"),
             "uid=<*> euid=<*> tty=NODEVssh"
         );
-        assert_eq!(mask("GET http://example.com/a?b=1 ok"), "GET <*> ok");
+        assert_eq!(mask("GET http://example.com/a?b=1 ok"), "GET http://<*> ok");
+        assert_eq!(mask("at :[akka.tcp://a@h:1]"), "at :[akka.tcp://<*>]");
+        assert_eq!(mask("url=https://h/x?a=1,"), "url=https://<*>,");
         assert_eq!(
             mask("id 123e4567-e89b-12d3-a456-426614174000 at 10.0.0.1:8080"),
             "id <*> at <*>"
         );
         assert_eq!(mask("took 12ms (0x1f)"), "took <*> (<*>)");
-        assert_eq!(
-            mask("at Sun Jul 10 03:55:15 2005"),
-            "at <*> <*> <*> <*> <*>"
-        );
+        assert_eq!(mask("at Sun Jul 10 03:55:15 2005"), "at <*>");
+        assert_eq!(mask("on Jun 9, 2005 at 10"), "on <*>, <*> at <*>");
+        assert_eq!(mask("May I help"), "May I help");
         assert_eq!(mask("Slf4jLogger started"), "Slf4jLogger started");
-        assert_eq!(
-            mask("size 5.2 KB, free 93 B)"),
-            "size <*> <*>, free <*> <*>)"
-        );
+        assert_eq!(mask("size 5.2 KB, free 93 B)"), "size <*> KB, free <*> B)");
         assert_eq!(mask("from 10.1.1.2,10.1.1.3 ()"), "from <*> (<*>)");
     }
 

@@ -35,7 +35,7 @@ mod template;
 
 pub use mask::mask;
 
-use group::GroupCtx;
+use group::{GroupCtx, Variables};
 use hash::FxMap;
 use mask::mask_into;
 use template::{merge_optional_values, render};
@@ -132,7 +132,7 @@ impl Miner {
             .iter()
             .map(|form| form.split(' ').filter(|t| !t.is_empty()).collect())
             .collect();
-        let mut variable: Vec<Vec<bool>> = tokens.iter().map(|t| vec![false; t.len()]).collect();
+        let mut variable: Variables = tokens.iter().map(|t| vec![None; t.len()]).collect();
 
         let mut by_len: FxMap<usize, Vec<u32>> = FxMap::default();
         for &key in &order {
