@@ -9,21 +9,24 @@ mod support;
 
 use support::loghub::{DATASETS, Labelled, accuracy, load_corrected, mine_templates, normalise};
 
-/// The GA of each dataset on the corrected labels before templates were worked on: grouping
-/// must not get worse on any of them.
+/// The GA of each dataset on the corrected labels before templates were worked on (issue 11):
+/// grouping must not get worse, with one exception that the labels force. Linux's labels make
+/// three events of `authentication failure; ... rhost=<*> user=root`, `user=guest` and
+/// `user=test` (351, 17 and 4 lines); user names are personal data and always a variable here,
+/// so those 372 lines are one template and their three groups count as wrong (0.186 of GA).
 const GA_BEFORE: [(&str, f64); 8] = [
     ("Apache", 1.0),
     ("BGL", 1.0),
     ("HDFS", 1.0),
     ("HealthApp", 1.0),
-    ("Linux", 0.8705),
+    ("Linux", 0.8705 - 372.0 / 2000.0),
     ("OpenStack", 1.0),
     ("Spark", 1.0),
     ("Thunderbird", 0.993),
 ];
 
 /// Floors on the means over the datasets: (GA, PA, FTA).
-const MEAN_AT_LEAST: (f64, f64, f64) = (0.97, 0.74, 0.76);
+const MEAN_AT_LEAST: (f64, f64, f64) = (0.97, 0.90, 0.85);
 
 #[test]
 fn templates_match_the_corrected_labels() {
@@ -80,6 +83,32 @@ fn wrong_templates(name: &str, predicted: &[String], truth: &[Labelled]) -> Stri
         }
     }
     let mut out = format!("== {name}: {} wrong pairs\n", pairs.len());
+    // Groups that are not exact: each true event spread over several templates, or sharing
+    // one with another event.
+    let mut of_template: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+        Default::default();
+    let mut of_event: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, usize>> =
+        Default::default();
+    for (p, t) in predicted.iter().zip(truth) {
+        of_template.entry(p).or_default().insert(&t.template);
+        *of_event
+            .entry(&t.template)
+            .or_default()
+            .entry(p)
+            .or_default() += 1;
+    }
+    for (event, templates) in &of_event {
+        let shared = templates.keys().any(|p| of_template[p].len() > 1);
+        if templates.len() > 1 || shared {
+            out.push_str(&format!("GROUP {event}\n"));
+            for (p, n) in templates {
+                out.push_str(&format!(
+                    "{n:>5}  as {p} (shared by {})\n",
+                    of_template[p].len()
+                ));
+            }
+        }
+    }
     for ((want, got), (count, message)) in pairs {
         out.push_str(&format!(
             "{count:>5}  want {want}\n       got  {got}\n       line {message}\n"

@@ -4,7 +4,7 @@
 
 use super::WILDCARD;
 use super::hash::FxMap;
-use super::mask::is_unit;
+use super::mask::{is_indexed_name, is_unit};
 use super::template::Shape;
 
 /// Per form and token: `Some(text)` when the token is a variable, with the text it renders as.
@@ -101,6 +101,12 @@ impl<'t> GroupCtx<'_, 't> {
             let values = self.values_in(members, col);
             let distinct = values.len();
             if distinct <= 1 {
+                continue;
+            }
+            // Names with an index (`eth0`, `CPU1`, `[LNKB]` beside `[CPU0]`) that differ are
+            // values, as a masked value would be; so are tokens that are all data.
+            if values.iter().all(|v| !has_word(v)) || indexed_names_vary(&values) {
+                self.mark(members, col, variable);
                 continue;
             }
             // Units that differ after a value (`KB` vs `B`) are part of the value.
@@ -226,6 +232,61 @@ pub(super) fn has_word(token: &str) -> bool {
     token
         .split(WILDCARD)
         .any(|part| part.bytes().any(|c| c.is_ascii_alphanumeric()))
+}
+
+/// True when the column's values hold a name with an index (`eth0`) and, with the index
+/// taken as a value (`<*>`), it matches another value of the column (`lo`, `[LNKB]` for
+/// `[CPU0]`), the way a masked value does in [`generalizes`].
+fn indexed_names_vary(values: &[&str]) -> bool {
+    let patterns: Vec<(usize, String)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| index_as_value(v).map(|p| (i, p)))
+        .collect();
+    if patterns.is_empty() {
+        return false;
+    }
+    if patterns.len() == values.len() {
+        return true;
+    }
+    patterns.iter().any(|(i, pattern)| {
+        values.iter().enumerate().any(|(j, v)| {
+            j != *i
+                && v.len() <= 256
+                && !is_acronym(v)
+                && v.bytes().any(|c| c.is_ascii_alphanumeric())
+                && wildcard_match(pattern.as_bytes(), v.as_bytes())
+        })
+    })
+}
+
+/// `token` with each name with an index in it as `<*>` (`[CPU0]` -> `[<*>]`); `None` when
+/// it has none.
+fn index_as_value(token: &str) -> Option<String> {
+    let mut out = String::with_capacity(token.len());
+    let mut found = false;
+    let mut rest = token;
+    while !rest.is_empty() {
+        let word_len = rest
+            .bytes()
+            .take_while(|&c| c.is_ascii_alphanumeric() || c == b'_')
+            .count();
+        if word_len == 0 {
+            let c = rest.chars().next()?;
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let word = &rest[..word_len];
+        if is_indexed_name(word.as_bytes()) {
+            out.push_str(WILDCARD);
+            found = true;
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[word_len..];
+    }
+    found.then_some(out)
 }
 
 /// Glob match where `<*>` in `pattern` stands for one or more bytes.

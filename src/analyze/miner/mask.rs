@@ -20,12 +20,19 @@ pub fn mask(message: &str) -> String {
 pub(super) fn mask_into(message: &str, out: &mut String) {
     let bytes = message.as_bytes();
     let mut i = 0;
+    let mut after_user = false;
     while let Some((start, end)) = next_word(bytes, i) {
         i = end;
         let word = &message[start..end];
         if !out.is_empty() {
             out.push(' ');
         }
+        if std::mem::take(&mut after_user) && mask_user_name(word, out) {
+            continue;
+        }
+        let bare = word.trim_end_matches(':');
+        after_user = bare.len() + 1 >= word.len()
+            && (bare.eq_ignore_ascii_case("user") || bare.eq_ignore_ascii_case("username"));
         // Month and weekday names are variables when they are part of a date, i.e. followed
         // by a number or another date word; the whole date (`Sun Jul 10 03:55:15 2005`) is
         // one value.
@@ -174,7 +181,7 @@ fn mask_word(word: &str, out: &mut String) {
         out.push_str(scheme);
         out.push_str("://");
         out.push_str(WILDCARD);
-    } else if is_whole_value(core.as_bytes()) {
+    } else if is_value(core) {
         out.push_str(WILDCARD);
     } else {
         mask_segments(core, out);
@@ -291,12 +298,20 @@ fn is_segment_delim(b: u8) -> bool {
             | b'<'
             | b'>'
             | b'`'
+            | b'#'
     )
 }
 
+/// Delimiters after which the rest of a word may be one value (`rhost=::ffff:10.0.0.1`,
+/// `chdir(/p/a/b)`, `mLp(FF:F2:9F:16)`).
+fn opens_value(b: u8) -> bool {
+    matches!(b, b'=' | b'(' | b'[' | b'{' | b'<' | b'"' | b'\'')
+}
+
 /// Masks the digit-bearing segments of a word, where segments are separated
-/// by punctuation such as `=`, `:`, `,`, brackets, quotes and runs of dots
+/// by punctuation such as `=`, `:`, `,`, `#`, brackets, quotes and runs of dots
 /// (`uid=0` -> `uid=<*>`, `caused by dcbf.......0` -> `dcbf.......<*>`).
+/// The value of a key that names a person is masked whatever it is (`user=root`).
 fn mask_segments(core: &str, out: &mut String) {
     let b = core.as_bytes();
     let mut seg_start = 0;
@@ -304,7 +319,8 @@ fn mask_segments(core: &str, out: &mut String) {
     while i < b.len() {
         let dots = b[i] == b'.' && b.get(i + 1) == Some(&b'.');
         if is_segment_delim(b[i]) || dots {
-            push_segment(&core[seg_start..i], out);
+            let seg = &core[seg_start..i];
+            push_segment(seg, out);
             let delim_start = i;
             i += 1;
             while dots && i < b.len() && b[i] == b'.' {
@@ -312,6 +328,20 @@ fn mask_segments(core: &str, out: &mut String) {
             }
             out.push_str(&core[delim_start..i]);
             seg_start = i;
+            if !dots && opens_value(b[delim_start]) {
+                let rest = &core[i..];
+                let end = rest.len() - trailing_punctuation(rest).len();
+                let person = b[delim_start] == b'=' && names_person(seg);
+                // A value that starts with punctuation keeps it (`tty=:<*>`).
+                let starts_value = rest.bytes().next().is_some_and(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, b'/' | b'\\' | b'-' | b'+')
+                });
+                if end > 0 && starts_value && (person || is_value(&rest[..end])) {
+                    out.push_str(WILDCARD);
+                    out.push_str(&rest[end..]);
+                    return;
+                }
+            }
         } else {
             i += 1;
         }
@@ -320,7 +350,10 @@ fn mask_segments(core: &str, out: &mut String) {
 }
 
 fn push_segment(seg: &str, out: &mut String) {
-    if is_variable_segment(seg.as_bytes()) {
+    if mask_numbered_word(seg, out) {
+        return;
+    }
+    if is_variable_segment(seg.as_bytes()) || is_value(seg) {
         // A comma-separated list of values is one value (`1.2.3.4,5.6.7.8`).
         if out.ends_with("<*>,") {
             out.pop();
@@ -332,21 +365,114 @@ fn push_segment(seg: &str, out: &mut String) {
     }
 }
 
-/// A segment with a digit is a value, except identifiers whose digits sit
-/// inside a word (`Slf4jLogger`, `Http2Handler`), which name code, not data.
-fn is_variable_segment(seg: &[u8]) -> bool {
-    let digits = seg.iter().filter(|c| c.is_ascii_digit()).count();
-    if digits == 0 {
+/// A value whatever its digits: a whole value, an e-mail address, a boolean.
+fn is_value(text: &str) -> bool {
+    is_whole_value(text.as_bytes()) || is_email(text) || is_boolean(text)
+}
+
+/// `true` and `false` are the values of a flag, never its name.
+fn is_boolean(text: &str) -> bool {
+    text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false")
+}
+
+/// `name@host`: an e-mail address or a user at a host, personal data either way.
+fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && local
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-'))
+        && domain.as_bytes()[0].is_ascii_alphanumeric()
+        && domain
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-'))
+}
+
+/// A key that names a person's account: its value is a user name.
+fn names_person(word: &str) -> bool {
+    const KEYS: [&str; 7] = [
+        "user", "username", "ruser", "luser", "logname", "login", "account",
+    ];
+    KEYS.iter().any(|k| word.eq_ignore_ascii_case(k))
+}
+
+/// A word that can follow `user` without being a name (`user not found`, `user is`).
+fn is_function_word(word: &str) -> bool {
+    const WORDS: [&str; 28] = [
+        "a", "an", "and", "are", "as", "at", "be", "by", "cannot", "did", "does", "for", "from",
+        "has", "had", "have", "in", "is", "not", "of", "on", "or", "the", "to", "was", "were",
+        "with", "without",
+    ];
+    WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// Masks the word after `user` when it looks like an account name (`for user cyrus`,
+/// `user 'bob'`): user names are personal data, never part of a template.
+fn mask_user_name(word: &str, out: &mut String) -> bool {
+    let b = word.as_bytes();
+    let mut s = 0;
+    while s < b.len() && is_open_wrap(b[s]) {
+        s += 1;
+    }
+    let end = b.len() - trailing_punctuation(word).len();
+    if s >= end {
         return false;
     }
+    let name = &word[s..end];
+    let name_like = name.len() <= 64
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'$' | b'@'));
+    if !name_like || is_function_word(name) {
+        return false;
+    }
+    out.push_str(&word[..s]);
+    out.push_str(WILDCARD);
+    out.push_str(&word[end..]);
+    true
+}
+
+/// A word and a number joined by `.`, `/` or `-` (`core.2275`, `PS/2`, `CentOS-4`): the
+/// word is a name, only the number is a value. (`HTTP/1.1` is a version: one value.)
+fn mask_numbered_word(seg: &str, out: &mut String) -> bool {
+    let Some(at) = seg.rfind(['.', '/', '-']) else {
+        return false;
+    };
+    let (word, number) = (&seg[..at], &seg[at + 1..]);
+    if word.is_empty()
+        || number.is_empty()
+        || !word.bytes().all(|c| c.is_ascii_alphabetic())
+        || !number.bytes().all(|c| c.is_ascii_digit())
+    {
+        return false;
+    }
+    out.push_str(&seg[..=at]);
+    out.push_str(WILDCARD);
+    true
+}
+
+/// A segment with a digit is a value, except identifiers with few digits that sit in a name
+/// (`Slf4jLogger`, `jk2_init`, `eth0`, `L3`): they name code or a device, and the grouping
+/// makes them variables where they vary.
+fn is_variable_segment(seg: &[u8]) -> bool {
+    has_digit(seg) && !is_indexed_name(seg)
+}
+
+/// A name with an index or a version in it (`eth0`, `CPU1`, `jk2_init`, `Slf4jLogger`): a
+/// letter first, letters, digits and `_` only, at most two digits.
+pub(super) fn is_indexed_name(seg: &[u8]) -> bool {
+    let digits = seg.iter().filter(|c| c.is_ascii_digit()).count();
     let starts_alpha = seg.first().is_some_and(u8::is_ascii_alphabetic);
-    let all_alnum = seg.iter().all(u8::is_ascii_alphanumeric);
-    let trailing_letters = seg
-        .iter()
-        .rev()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .count();
-    !(starts_alpha && all_alnum && digits <= 2 && trailing_letters >= 2)
+    let identifier = seg.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_');
+    starts_alpha && identifier && (1..=2).contains(&digits)
+}
+
+fn has_digit(seg: &[u8]) -> bool {
+    seg.iter().any(u8::is_ascii_digit)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use super::WILDCARD;
 use super::group::has_word;
 use super::hash::FxMap;
-use super::mask::is_unit;
+use super::mask::{is_indexed_name, is_unit};
 
 /// True when `token` is pure data: a wildcard with punctuation around it
 /// (`<*>`, `(<*>)`, `<<*>,`) and no word.
@@ -12,12 +12,13 @@ fn is_value_token(token: &str) -> bool {
     token.contains(WILDCARD) && !has_word(token)
 }
 
-/// The tokens of a template, each with whether it is data: a value token, or a unit right
-/// after one (`(<*> KB)`).
+/// The tokens of a template, each with whether it may be data: a value token, a unit right
+/// after one (`(<*> KB)`), or a name with an index (`an14`), which is a value where it varies.
 fn classified(text: &str) -> impl Iterator<Item = (&str, bool)> {
     let mut after_value = false;
     text.split(' ').map(move |tok| {
-        let value = is_value_token(tok) || (after_value && is_unit(tok));
+        let value =
+            is_value_token(tok) || (after_value && is_unit(tok)) || is_indexed_name(tok.as_bytes());
         after_value = is_value_token(tok);
         (tok, value)
     })
