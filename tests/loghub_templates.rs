@@ -14,6 +14,10 @@ use support::loghub::{DATASETS, Labelled, accuracy, load_corrected, mine_templat
 /// three events of `authentication failure; ... rhost=<*> user=root`, `user=guest` and
 /// `user=test` (351, 17 and 4 lines); user names are personal data and always a variable here,
 /// so those 372 lines are one template and their three groups count as wrong (0.186 of GA).
+/// Thunderbird's 14 lines of `(root) CMD (run-parts <*>)` now share a template with the five
+/// of `(root) CMD (<*> <*>)`: a masked value in both columns matches the other's word, and
+/// they stood apart before only because `(supports C1)` was masked to `(supports <*>)` and lent
+/// `<*>)` the frequency that made `run-parts` a pattern of its own (0.007 of GA).
 const GA_BEFORE: [(&str, f64); 8] = [
     ("Apache", 1.0),
     ("BGL", 1.0),
@@ -22,7 +26,7 @@ const GA_BEFORE: [(&str, f64); 8] = [
     ("Linux", 0.8705 - 372.0 / 2000.0),
     ("OpenStack", 1.0),
     ("Spark", 1.0),
-    ("Thunderbird", 0.993),
+    ("Thunderbird", 0.993 - 14.0 / 2000.0),
 ];
 
 /// Floors on the means over the datasets: (GA, PA, FTA).

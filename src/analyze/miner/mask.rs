@@ -365,14 +365,10 @@ fn push_segment(seg: &str, out: &mut String) {
     }
 }
 
-/// A value whatever its digits: a whole value, an e-mail address, a boolean.
+/// A value whatever its digits: a whole value or an e-mail address. (Not `true` and `false`:
+/// `status changed to False` and `to True` are two events, a failure and a recovery.)
 fn is_value(text: &str) -> bool {
-    is_whole_value(text.as_bytes()) || is_email(text) || is_boolean(text)
-}
-
-/// `true` and `false` are the values of a flag, never its name.
-fn is_boolean(text: &str) -> bool {
-    text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false")
+    is_whole_value(text.as_bytes()) || is_email(text)
 }
 
 /// `name@host`: an e-mail address or a user at a host, personal data either way.
