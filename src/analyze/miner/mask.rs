@@ -254,7 +254,9 @@ fn is_whole_value(core: &[u8]) -> bool {
             _ => return false,
         }
     }
-    digit
+    // A short letter-led word of hex letters is a name with an index (`C1`, `B2`), not hex.
+    let short_name = core.len() < 4 && core[0].is_ascii_alphabetic();
+    digit && !short_name
 }
 
 /// A network endpoint `host.domain:port` (`proxy.example.org:8080`): a
@@ -518,5 +520,58 @@ mod tests {
         assert_eq!(m, "ошибка: файл <*> не найден — ☃=<*> 日本語:<*>");
         let long = "é1".repeat(10_000);
         let _ = mask(&long);
+    }
+
+    #[test]
+    fn user_names_are_always_values() {
+        assert_eq!(
+            mask("session closed for user cyrus"),
+            "session closed for user <*>"
+        );
+        assert_eq!(
+            mask("Invalid user admin from 10.0.0.1"),
+            "Invalid user <*> from <*>"
+        );
+        assert_eq!(mask("user: 'alice' logged in"), "user: '<*>' logged in");
+        assert_eq!(
+            mask("rhost=a.example.org user=root"),
+            "rhost=a.example.org user=<*>"
+        );
+        assert_eq!(mask("ruser=bob logname=carol"), "ruser=<*> logname=<*>");
+        // An empty value stays empty; words that cannot be a name are not masked.
+        assert_eq!(mask("logname= uid=0"), "logname= uid=<*>");
+        assert_eq!(mask("user not found"), "user not found");
+    }
+
+    #[test]
+    fn e_mail_addresses_and_ips_are_always_values() {
+        assert_eq!(mask("mail from alice@example.org ok"), "mail from <*> ok");
+        assert_eq!(mask("to=<bob.smith@mail.example.com>,"), "to=<<*>>,");
+        assert_eq!(mask("login as root@db1 (key)"), "login as <*> (key)");
+        assert_eq!(mask("from 10.0.0.1 port 22"), "from <*> port <*>");
+        assert_eq!(mask("client [192.168.1.20]:5000"), "client [<*>]:<*>");
+        assert_eq!(mask("peer fe80::1ff:fe23:4567:890a up"), "peer <*> up");
+        assert_eq!(mask("rhost=::ffff:10.1.2.3"), "rhost=::ffff:<*>");
+    }
+
+    #[test]
+    fn names_with_an_index_and_numbered_words_keep_their_name() {
+        assert_eq!(
+            mask("jk2_init() Found child 6725"),
+            "jk2_init() Found child <*>"
+        );
+        assert_eq!(mask("via eth1: L2 cache"), "via eth1: L2 cache");
+        assert_eq!(mask("generating core.2275"), "generating core.<*>");
+        assert_eq!(
+            mask("Initializing CPU#0 PS/2"),
+            "Initializing CPU#<*> PS/<*>"
+        );
+        assert_eq!(mask("\"GET /a/b HTTP/1.1\""), "\"GET <*> <*>\"");
+        assert_eq!(
+            mask("(supports C1) 0x1f deadbeef01"),
+            "(supports C1) <*> <*>"
+        );
+        assert_eq!(mask("block blk_-16089 done"), "block <*> done");
+        assert_eq!(mask("file=/etc/xinetd.conf"), "file=<*>");
     }
 }

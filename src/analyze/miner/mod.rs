@@ -444,4 +444,64 @@ mod tests {
         assert_eq!(t.template(usize::MAX), "");
         assert_eq!(Miner::new().finish().len(), 0);
     }
+
+    #[test]
+    fn personal_data_is_never_part_of_a_template() {
+        // Each user, address and host occurs in one line only, so no grouping could tell.
+        let (t, keys) = group(&[
+            "session closed for user cyrus",
+            "Accepted publickey for alice@example.org from 203.0.113.9 port 52113 ssh2",
+            "pam_unix(sshd:auth): authentication failure; logname= uid=0 ruser= rhost=198.51.100.4 user=carol",
+        ]);
+        let texts: Vec<&str> = keys.iter().map(|&k| t.template(t.template_of(k))).collect();
+        assert_eq!(texts[0], "session closed for user <*>");
+        assert_eq!(
+            texts[1],
+            "Accepted publickey for <*> from <*> port <*> ssh2"
+        );
+        assert_eq!(
+            texts[2],
+            "pam_unix(sshd:auth): authentication failure; logname= uid=<*> ruser= rhost=<*> user=<*>"
+        );
+    }
+
+    #[test]
+    fn a_constant_name_stays_and_a_varying_one_goes() {
+        let mut lines: Vec<String> = (0..4)
+            .map(|i| format!("jk2_init() Found child {i} in scoreboard slot {i}"))
+            .collect();
+        lines.extend((0..4).map(|i| format!("Processor [CPU{i}] (supports C1)")));
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (t, keys) = group(&refs);
+        assert_eq!(
+            t.template(t.template_of(keys[0])),
+            "jk2_init() Found child <*> in scoreboard slot <*>"
+        );
+        assert_eq!(
+            t.template(t.template_of(keys[4])),
+            "Processor [<*>] (supports C1)"
+        );
+        assert_eq!(t.template_of(keys[4]), t.template_of(keys[7]));
+    }
+
+    #[test]
+    fn a_variable_keeps_the_punctuation_of_its_column() {
+        let mut lines: Vec<String> = (0..8)
+            .map(|i| format!("synchronized to 10.0.0.{i}, stratum {i}"))
+            .collect();
+        lines.push("synchronized to LOCAL(0), stratum 10".to_string());
+        lines.extend((0..3).map(|i| format!("REPORT : {i} 5 {i}00 7")));
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (t, keys) = group(&refs);
+        assert_eq!(
+            t.template(t.template_of(keys[8])),
+            "synchronized to <*>, stratum <*>"
+        );
+        assert_eq!(t.template_of(keys[0]), t.template_of(keys[8]));
+        // Values that are one each stay one each.
+        assert_eq!(
+            t.template(t.template_of(keys[9])),
+            "REPORT : <*> <*> <*> <*>"
+        );
+    }
 }
