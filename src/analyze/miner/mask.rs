@@ -174,6 +174,14 @@ fn mask_word(word: &str, out: &mut String) {
         out.push_str(&word[1..]);
         return;
     }
+    // Most words are words: without a digit, an `@`, a path or a key there is nothing to mask.
+    if !core
+        .bytes()
+        .any(|c| c.is_ascii_digit() || matches!(c, b'@' | b'/' | b'\\' | b'='))
+    {
+        out.push_str(word);
+        return;
+    }
     out.push_str(&word[..s]);
     if let Some((before, scheme)) = url_scheme(core) {
         // A URL's scheme is structure (`hdfs://<*>`); what follows is the value.
