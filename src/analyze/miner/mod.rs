@@ -17,10 +17,14 @@
 //!    value matches another value (`rhost=<*>` vs `rhost=a.org`) is a
 //!    variable, and a column whose values all carry a masked part but differ
 //!    in their text (`dcbf...<*>` vs `icbi...<*>`) is structure and splits.
-//!    Finally, adjacent wildcards are fused, so values that span a varying
-//!    number of words still share a template, and templates that differ only
-//!    in pure-value tokens (an optional `(1.16 KB)`, `<1 sec` vs `00:01`)
-//!    are merged across token counts.
+//!    A name with an index (`eth0`) or a unit that varies is a variable, never a
+//!    split. A variable keeps the key and punctuation its column shares
+//!    (`rhost=<*>`, `[<*>]`). Finally, templates that differ only in pure-value
+//!    tokens (an optional `(1.16 KB)`, `<1 sec` vs `00:01`) are merged across
+//!    token counts, fusing their adjacent wildcards; other values stay one each.
+//!
+//! User names, e-mail addresses and IPs are masked wherever they occur, so a
+//! template never carries personal data.
 //!
 //! One configuration serves every log source; there are no per-source rules.
 //!
