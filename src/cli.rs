@@ -62,8 +62,9 @@ pub struct SweepArgs {
     /// The Google Cloud project (default: gcp_project of the configuration).
     #[arg(long)]
     pub project: Option<String>,
-    /// Cloud Run services to sweep (repeatable); with --logs, only their entries are read.
-    #[arg(long = "service")]
+    /// Cloud Run services to sweep (repeatable, or separated by commas); with --logs, only
+    /// their entries are read.
+    #[arg(long = "service", value_delimiter = ',')]
     pub services: Vec<String>,
     /// Look-back, such as 1h or 30m (default: the file's own span, or `window`).
     #[arg(long)]
@@ -76,9 +77,9 @@ pub struct SweepArgs {
     pub repo: Option<String>,
     /// A configuration file (the repository's `.github/log-gardener.yml` format).
     #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Plan only: nothing is written anywhere.
-    #[arg(long)]
+    pub config: Option<String>,
+    /// Plan only: nothing is written anywhere (`--dry-run=false` for a workflow's input).
+    #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub dry_run: bool,
     #[arg(long, value_enum, default_value_t = OutputFormat::Markdown)]
     pub format: OutputFormat,
@@ -219,7 +220,12 @@ fn window_from_flags(
     }))
 }
 
-async fn sweep(args: SweepArgs) -> anyhow::Result<()> {
+async fn sweep(mut args: SweepArgs) -> anyhow::Result<()> {
+    // An empty value is no value: a workflow passes every input, set or not.
+    args.services.retain(|s| !s.trim().is_empty());
+    args.project = args.project.filter(|p| !p.trim().is_empty());
+    args.config = args.config.filter(|c| !c.trim().is_empty());
+    args.since = args.since.filter(|s| !s.trim().is_empty());
     let credentials = crate::github::Credentials::from_env().map_err(|e| user(format!("{e:#}")))?;
     let repo = match (&args.repo, credentials) {
         (Some(name), Some(credentials)) => {
@@ -240,7 +246,7 @@ async fn sweep(args: SweepArgs) -> anyhow::Result<()> {
         (None, _) => None,
     };
     let config = match (&args.config, &repo) {
-        (Some(path), _) => load_config(path)?,
+        (Some(path), _) => load_config(Path::new(path))?,
         // The repository's own configuration, as the App would read it.
         (None, Some(repo)) => match repo
             .file(CONFIG_PATH)
