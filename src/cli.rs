@@ -288,22 +288,18 @@ async fn sweep(mut args: SweepArgs) -> anyhow::Result<()> {
                 start: now - config.window.0,
                 end: now,
             });
-            let services: Vec<Option<ServiceSpec>> = if !args.services.is_empty() {
+            let services: Vec<ServiceSpec> = if args.services.is_empty() {
+                config.services.clone()
+            } else {
                 args.services
                     .iter()
-                    .map(|name| {
-                        Some(ServiceSpec {
-                            name: name.clone(),
-                            filter: String::new(),
-                        })
+                    .map(|name| ServiceSpec {
+                        name: name.clone(),
+                        filter: String::new(),
                     })
                     .collect()
-            } else if !config.services.is_empty() {
-                config.services.iter().cloned().map(Some).collect()
-            } else {
-                vec![None]
             };
-            reads = services
+            reads = crate::sweep::each_service(services)
                 .into_iter()
                 .map(|service| Read { service, window })
                 .collect::<Vec<_>>();

@@ -27,6 +27,15 @@ pub struct Read {
     pub window: Window,
 }
 
+/// The services to read, each on its own; none named reads every service of the project.
+pub fn each_service(services: Vec<ServiceSpec>) -> Vec<Option<ServiceSpec>> {
+    if services.is_empty() {
+        vec![None]
+    } else {
+        services.into_iter().map(Some).collect()
+    }
+}
+
 /// Where the entries come from.
 pub enum Logs<'a> {
     /// A file of entries, `-` for standard input; only the entries of `services` when some are

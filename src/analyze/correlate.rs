@@ -530,13 +530,19 @@ fn median(values: &[i64]) -> i64 {
 /// `12 ms after`, `2.4 s after`, `300 ms before`.
 fn describe_delay(ns: i64) -> String {
     let word = if ns < 0 { "before" } else { "after" };
+    format!("{} {word}", describe_duration(ns))
+}
+
+/// A duration for a person (its size, whatever its sign): ms under a second, seconds under
+/// two minutes, then minutes.
+pub fn describe_duration(ns: i64) -> String {
     let ms = (ns.unsigned_abs() / 1_000_000) as f64;
     if ms < 1_000.0 {
-        format!("{ms:.0} ms {word}")
+        format!("{ms:.0} ms")
     } else if ms < 120_000.0 {
-        format!("{:.1} s {word}", ms / 1_000.0)
+        format!("{:.1} s", ms / 1_000.0)
     } else {
-        format!("{:.0} min {word}", ms / 60_000.0)
+        format!("{:.0} min", ms / 60_000.0)
     }
 }
 
@@ -714,6 +720,15 @@ fn chain_link(
         })
 }
 
+/// The traces of a cluster's occurrences that have one.
+fn traces_of(c: usize, occurrences: &[Occurrence], by_cluster: &[Vec<usize>]) -> Vec<u32> {
+    by_cluster[c]
+        .iter()
+        .map(|&i| occurrences[i].trace)
+        .filter(|&t| t != 0)
+        .collect()
+}
+
 /// A cluster whose requests are nearly all requests of another root cause.
 fn trace_link(
     c: usize,
@@ -723,11 +738,7 @@ fn trace_link(
     parent: &[Option<(usize, Vec<Evidence>)>],
     index: &Index,
 ) -> Option<(usize, Evidence)> {
-    let traced: Vec<u32> = by_cluster[c]
-        .iter()
-        .map(|&i| occurrences[i].trace)
-        .filter(|&t| t != 0)
-        .collect();
+    let traced = traces_of(c, occurrences, by_cluster);
     if traced.is_empty() {
         return None;
     }
@@ -896,11 +907,7 @@ fn limit_link(
     {
         return None;
     }
-    let traced: Vec<u32> = by_cluster[c]
-        .iter()
-        .map(|&i| occurrences[i].trace)
-        .filter(|&t| t != 0)
-        .collect();
+    let traced = traces_of(c, occurrences, by_cluster);
     if traced.is_empty() {
         return None;
     }

@@ -295,7 +295,12 @@ fn cascade(rc: &RootCause) -> Vec<Value> {
         .into_iter()
         .map(|(i, delay)| {
             let c = &rc.clusters[i];
-            let arrow = delay.map(|d| format!("+{}", duration(d - previous.1)));
+            let arrow = delay.map(|d| {
+                format!(
+                    "+{}",
+                    crate::analyze::correlate::describe_duration((d - previous.1).max(0))
+                )
+            });
             let step = json!({
                 "from": format!("c{}", previous.0),
                 "id": format!("c{i}"),
@@ -307,18 +312,6 @@ fn cascade(rc: &RootCause) -> Vec<Value> {
             step
         })
         .collect()
-}
-
-/// A delay for a person: ms under a second, seconds under two minutes, then minutes.
-fn duration(ns: i64) -> String {
-    let ms = ns.max(0) as f64 / 1e6;
-    if ms < 1_000.0 {
-        format!("{ms:.0} ms")
-    } else if ms < 120_000.0 {
-        format!("{:.1} s", ms / 1_000.0)
-    } else {
-        format!("{:.0} min", ms / 60_000.0)
-    }
 }
 
 /// Occurrences over time, bucketed for a mermaid xychart: labels and counts.

@@ -138,11 +138,7 @@ async fn sweep_locked(
     let dry_run = matches!(trigger, Trigger::Command { dry_run: true, .. });
     // Each service over its own window: the cursor it has reached, or the look-back asked
     // for. With no services configured, every Cloud Run service of the project.
-    let services: Vec<Option<ServiceSpec>> = if services.is_empty() {
-        vec![None]
-    } else {
-        services.into_iter().map(Some).collect()
-    };
+    let services = sweep::each_service(services);
     let mut reads = Vec::with_capacity(services.len());
     for service in services {
         let window = match trigger {
