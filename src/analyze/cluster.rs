@@ -91,6 +91,9 @@ pub struct ClusterStats {
     pub instances: BTreeSet<String>,
     /// Events that were handled reports (a logging library's error block).
     pub handled: u64,
+    /// Events logged while serving a request that was answered with a client error (4xx):
+    /// the framework handled them, the client was at fault.
+    pub answered_4xx: u64,
     /// Distinct exception messages, a few.
     pub messages: Vec<String>,
     /// Distinct routes of its requests (`POST /v1/export 504`), a few.
@@ -116,12 +119,19 @@ impl ClusterStats {
             revisions: BTreeSet::new(),
             instances: BTreeSet::new(),
             handled: 0,
+            answered_4xx: 0,
             messages: Vec::new(),
             routes: Vec::new(),
             minutes: BTreeMap::new(),
             http_statuses: BTreeMap::new(),
             health_path: false,
         }
+    }
+
+    /// Most of its events were handled: reports the library carried on after, or errors of
+    /// requests answered with a client error.
+    pub fn mostly_handled(&self) -> bool {
+        (self.handled + self.answered_4xx) * 2 > self.count
     }
 
     /// The highest severity seen.
@@ -221,6 +231,7 @@ impl ClusterStats {
             }
         }
         self.handled += other.handled;
+        self.answered_4xx += other.answered_4xx;
         for m in other.messages {
             self.note_message(&m);
         }
@@ -377,7 +388,7 @@ static CONFIG: LazyLock<Regex> = LazyLock::new(|| {
 });
 pub static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:fail(?:s|ed|ure|ing)?|errors?|unable|cannot|can't|could not|couldn't|blocked|refused|denied|abort(?:ed|ing)?|exception|crash(?:ed)?|unavailable|timed? ?out|timeout|exceeded|invalid|missing|no such|not set|must be set|is required|unhandled|uncaught|declined|violat\w*|expired|deadlock|segmentation fault|panic|fatal|killed|unreachable|rejected|unauthori[sz]ed|ECONN\w+|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)\b",
+        r"(?i)\b(?:fail(?:s|ed|ure|ing)?|errors?|unable|cannot|can't|could not|couldn't|blocked|refused|denied|abort(?:ed|ing)?|exception|crash(?:ed)?|unavailable|timed? ?out|timeout|exceeded|invalid|missing|no such|not set|must be set|is required|unhandled|uncaught|declined|violat\w*|expired|deadlock|segmentation fault|panic|fatal|killed|SIG(?:KILL|SEGV|ABRT|BUS)|unreachable|rejected|unauthori[sz]ed|ECONN\w+|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)\b",
     )
     .unwrap()
 });

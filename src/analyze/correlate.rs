@@ -506,9 +506,10 @@ fn role_order(role: Role) -> u8 {
     }
 }
 
-/// A handled report: most of its events say the library handled it and carried on.
+/// A handled report: most of its events say the library handled it and carried on, or were
+/// logged by requests answered with a client error.
 fn is_handled(c: &Cluster) -> bool {
-    c.stats.handled * 2 > c.stats.count
+    c.stats.mostly_handled()
 }
 
 fn index_by_cluster(occurrences: &[Occurrence], n: usize) -> Vec<Vec<usize>> {

@@ -39,6 +39,15 @@ pub struct Traffic {
     pub by_instance: HashMap<u32, (i64, i64)>,
     /// Requests that went through, per service and revision.
     pub by_revision: HashMap<String, BTreeMap<String, u64>>,
+    /// Requests answered with a client error (4xx, not 408 or 429): instance, start and end
+    /// in nanoseconds, trace (0 for none). At most `MAX_CLIENT_ERRORS`.
+    pub client_errors: Vec<(u32, i64, i64, u32)>,
+    /// Lines of the application's own at INFO or below (its work: "task succeeded"), per
+    /// service and minute; platform lines and request logs aside.
+    pub activity: HashMap<String, BTreeMap<i64, u64>>,
+    /// Per service, the minutes with failed requests that no logged cause explains (root
+    /// causes that are only 5xx request logs); filled once the root causes are known.
+    pub unexplained_failures: HashMap<String, BTreeSet<i64>>,
     /// Services that are Cloud Run jobs: they serve nothing, so they are never down.
     pub jobs: BTreeSet<String>,
     /// The slowest requests that went through and had a trace (latency, trace), at most
@@ -47,6 +56,11 @@ pub struct Traffic {
     /// Those of `slow` whose trace an occurrence has: trace id → latency in milliseconds.
     pub slow_by_trace: HashMap<u32, u32>,
 }
+
+/// How many requests answered with a client error are kept, for the errors they explain.
+const MAX_CLIENT_ERRORS: usize = 1 << 20;
+/// A line of a request may be written a little after the request's log says it ended.
+const AFTER_REQUEST_NS: i64 = 50_000_000;
 
 /// How many of the slowest served requests are kept.
 const MAX_SLOW: usize = 1024;
@@ -109,6 +123,92 @@ impl Traffic {
                 }
             }
         }
+    }
+
+    /// Counts a line of the application's own work.
+    pub fn active(&mut self, service: &str, t: i64) {
+        if !self.activity.contains_key(service) {
+            self.activity.insert(service.to_string(), BTreeMap::new());
+        }
+        if let Some(minutes) = self.activity.get_mut(service) {
+            *minutes.entry(t.div_euclid(60_000_000_000)).or_default() += 1;
+        }
+    }
+
+    /// Keeps a request answered with a client error.
+    pub fn client_error(
+        &mut self,
+        status: u16,
+        instance: u32,
+        start: i64,
+        latency_ns: i64,
+        trace: u32,
+    ) {
+        if (400..500).contains(&status)
+            && !matches!(status, 408 | 429)
+            && (instance != 0 || trace != 0)
+            && self.client_errors.len() < MAX_CLIENT_ERRORS
+        {
+            self.client_errors.push((
+                instance,
+                start,
+                start.saturating_add(latency_ns.max(0)),
+                trace,
+            ));
+        }
+    }
+
+    /// Per cluster, how many of its events (request logs aside) were logged while a request
+    /// answered with a client error was being served: the same trace, or on the same instance
+    /// within that request and within no failed (5xx) request.
+    pub fn answered_4xx(&mut self, clusters: &[Cluster], occurrences: &[Occurrence]) -> Vec<u64> {
+        let mut out = vec![0u64; clusters.len()];
+        if self.client_errors.is_empty() {
+            return out;
+        }
+        self.client_errors.sort_unstable();
+        let traces: std::collections::HashSet<u32> = self
+            .client_errors
+            .iter()
+            .map(|r| r.3)
+            .filter(|t| *t != 0)
+            .collect();
+        let failed: Vec<(u32, i64, i64)> = {
+            let mut v: Vec<_> = occurrences
+                .iter()
+                .filter_map(|o| Some((o.instance, o.t, o.t.saturating_add(o.latency_ns()?))))
+                .filter(|r| r.0 != 0)
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        let within = |list: &[(u32, i64, i64)], instance: u32, t: i64| {
+            let end = list.partition_point(|r| (r.0, r.1) <= (instance, t));
+            list[..end]
+                .iter()
+                .rev()
+                .take(64)
+                .take_while(|r| r.0 == instance)
+                .any(|r| r.2.saturating_add(AFTER_REQUEST_NS) >= t)
+        };
+        let requests: Vec<(u32, i64, i64)> =
+            self.client_errors.iter().map(|r| (r.0, r.1, r.2)).collect();
+        for o in occurrences {
+            if o.latency_ns().is_some()
+                || o.severity < Severity::Warning
+                || !clusters[o.cluster as usize].stats.http_statuses.is_empty()
+            {
+                continue;
+            }
+            let by_trace = o.trace != 0 && traces.contains(&o.trace);
+            let by_time = o.instance != 0
+                && within(&requests, o.instance, o.t)
+                && !within(&failed, o.instance, o.t);
+            if by_trace || by_time {
+                out[o.cluster as usize] += 1;
+            }
+        }
+        out
     }
 
     /// Whether the instance served a request between `start` and `end`.

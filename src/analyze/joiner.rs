@@ -25,9 +25,10 @@ const MAX_RUN: usize = 2_000;
 static LOG_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)^
-        (?:\[[^\]\n]{1,40}\]\ ?)*                                   # [time] [pid] [LEVEL]
+        (?:[DIWEFAU],\ \[[^\]\n]{1,64}\]\ +[A-Z]+\ --\ [^:\n]{0,40}:\ ?)?   # Ruby: E, [time #1] ERROR -- :
+        (?:\[[^\]\n]{1,64}\]\ ?)*                                   # [time] [pid] [LEVEL]
         (?:\d{4}[-/]\d\d[-/]\d\d[T\ ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)?
-        (?:\[[^\]\n]{1,40}\]\ ?)*
+        (?:\[[^\]\n]{1,64}\]\ ?)*
         (?:[a-z]\w{0,15}=[^\s=]{1,40}\ +){0,4}                          # pid=1 tid=sll
         (?:(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|SEVERE)(?::\ *|\ +))?
         (?:\d+\ ---\ (?:\[[^\]\n]*\]\ *)+[\w.$\[\]/-]+\ *:\ ?)?      # Spring: 1 --- [app] [main] logger :
@@ -44,7 +45,7 @@ pub fn strip_log_prefix(line: &str) -> &str {
             || *b == b'['
             || matches!(
                 b,
-                b'T' | b'D' | b'I' | b'N' | b'W' | b'E' | b'C' | b'F' | b'S'
+                b'T' | b'D' | b'I' | b'N' | b'W' | b'E' | b'C' | b'F' | b'S' | b'A' | b'U'
             )
     });
     if !starts {
@@ -211,8 +212,9 @@ struct Run {
 pub struct Joiner {
     open: HashMap<StreamKey, Run>,
     /// The last plain line of a stream, held back one entry: in a newest-first file the end
-    /// of a block comes before its start.
-    pending: HashMap<StreamKey, LogEntry>,
+    /// of a block comes before its start; in an oldest-first one, a logger's line may go on
+    /// in the next entries (one write that the platform split at its newlines).
+    pending: HashMap<StreamKey, Vec<LogEntry>>,
     pushed: u64,
     /// Entries later, and earlier, than the one before: which way the file runs.
     ascending: u64,
@@ -252,24 +254,34 @@ impl Joiner {
         } else {
             LineKind::Other
         };
-        if let Some(held) = self.pending.remove(&key) {
-            let tight = match (held.timestamp, entry.timestamp) {
+        if let Some(mut held) = self.pending.remove(&key) {
+            let tight = match (held.last().and_then(|e| e.timestamp), entry.timestamp) {
                 (Some(a), Some(b)) => (b - a)
                     .num_microseconds()
                     .is_some_and(|d| d.abs() <= TIGHT_GAP_MICROS),
                 _ => false,
             };
+            if tight
+                && single_line
+                && rest_of_write(&entry, kind)
+                && self.ascending > self.descending
+            {
+                held.push(entry);
+                self.pending.insert(key, held);
+                return;
+            }
             if tight && kind != LineKind::Other && single_line && !self.open.contains_key(&key) {
+                held.push(entry);
                 self.open.insert(
                     key,
                     Run {
-                        last: entry.timestamp,
-                        entries: vec![held, entry],
+                        last: held.last().and_then(|e| e.timestamp),
+                        entries: held,
                     },
                 );
                 return;
             }
-            emit(event_of(std::slice::from_ref(&held), false));
+            emit(event_of(&held, false));
         }
         if let Some(run) = self.open.get_mut(&key) {
             let gap = match (run.last, entry.timestamp) {
@@ -291,9 +303,15 @@ impl Joiner {
             }
         }
         if kind == LineKind::Other {
-            // Only a newest-first file shows a block's end before its start.
-            if single_line && self.descending >= self.ascending {
-                self.pending.insert(key, entry);
+            // Only a newest-first file shows a block's end before its start; in an
+            // oldest-first one a logger's line is held for the rest of its write.
+            let holds = if self.descending >= self.ascending {
+                single_line
+            } else {
+                single_line && entry.http.is_none() && has_log_prefix(&entry.message)
+            };
+            if holds {
+                self.pending.insert(key, vec![entry]);
             } else {
                 emit(event_of(std::slice::from_ref(&entry), false));
             }
@@ -310,10 +328,10 @@ impl Joiner {
 
     /// Hands on every open block; call at the end of the input.
     pub fn finish(&mut self, emit: &mut impl FnMut(Event)) {
-        let mut held: Vec<LogEntry> = self.pending.drain().map(|(_, e)| e).collect();
-        held.sort_by_key(|e| e.timestamp);
-        for e in held {
-            emit(event_of(std::slice::from_ref(&e), false));
+        let mut held: Vec<Vec<LogEntry>> = self.pending.drain().map(|(_, e)| e).collect();
+        held.sort_by_key(|e| e[0].timestamp);
+        for lines in held {
+            emit(event_of(&lines, false));
         }
         let mut runs: Vec<Run> = self.open.drain().map(|(_, r)| r).collect();
         runs.sort_by_key(|r| r.entries.first().and_then(|e| e.timestamp));
@@ -342,15 +360,29 @@ impl Joiner {
         let held: Vec<_> = self
             .pending
             .iter()
-            .filter(|(_, e)| quiet(e.timestamp))
+            .filter(|(_, e)| quiet(e.last().and_then(|e| e.timestamp)))
             .map(|(k, _)| k.clone())
             .collect();
         for key in held {
-            if let Some(e) = self.pending.remove(&key) {
-                emit(event_of(std::slice::from_ref(&e), false));
+            if let Some(lines) = self.pending.remove(&key) {
+                emit(event_of(&lines, false));
             }
         }
     }
+}
+
+/// Whether a logging library's prefix starts the line (`[time] [LEVEL] `, `E, [time] ERROR -- : `).
+fn has_log_prefix(line: &str) -> bool {
+    strip_log_prefix(line).len() < line.len()
+}
+
+/// Whether a line that came right after a logger's line is the rest of that write: no prefix
+/// of its own, and nothing that opens a block of its own (a traceback is joined as one).
+fn rest_of_write(entry: &LogEntry, kind: LineKind) -> bool {
+    matches!(kind, LineKind::Other | LineKind::Continuation)
+        && entry.http.is_none()
+        && !entry.message.trim().is_empty()
+        && !has_log_prefix(&entry.message)
 }
 
 /// Whether the run so far is only a header, waiting for the block it introduces.
@@ -651,7 +683,8 @@ fn event_of(lines: &[LogEntry], handled: bool) -> Event {
 
 static LEVEL_WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?ix)^(?:\[[^\]\n]{1,40}\]\ ?|\d{4}[-/]\d\d[-/]\d\d[T\ ][\d:.,]+(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)*(?:[a-z]\w{0,15}=[^\s=]{1,40}\ +){0,4}
+        r#"(?ix)^[DIWEFAU],\ \[[^\]\n]{1,64}\]\ +(DEBUG|INFO|WARN|ERROR|FATAL)\ --
+        |^(?:\[[^\]\n]{1,64}\]\ ?|\d{4}[-/]\d\d[-/]\d\d[T\ ][\d:.,]+(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)*(?:[a-z]\w{0,15}=[^\s=]{1,40}\ +){0,4}
         \[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRITICAL|FATAL|SEVERE|PANIC|ALERT|EMERG)\]?(?::|\ |$)
         |^\[[^\]\n]{0,40}?[:\ ](TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)/[^\]\n]{1,40}\]
         |\blevel=\"?(trace|debug|info|notice|warn|warning|error|critical|fatal|panic)\b
@@ -743,6 +776,60 @@ mod tests {
         assert_eq!(tracebacks.len(), 1, "{events:#?}");
         assert_eq!(tracebacks[0].entries, 6);
         assert_eq!(events.len(), 1 + 6 + 1);
+    }
+
+    #[test]
+    fn the_rest_of_a_loggers_write_joins_its_line() {
+        // Celery's ERROR record and its second line, split by the platform 11 µs apart.
+        let head = "[2025-11-21 21:57:41,219: ERROR/MainProcess] consumer: Cannot connect to amqp://guest:**@10.0.0.4:5672//: [Errno 111] Connection refused.";
+        let mut entries = Vec::new();
+        for k in 0..3 {
+            entries.push(line(head, "a", k * 2_000_000));
+            entries.push(line(
+                "Trying again in 2.00 seconds... (1/100)",
+                "a",
+                k * 2_000_000 + 11,
+            ));
+            // A line of its own: another logger line, and a plain line that came later.
+            entries.push(line(
+                "[2025-11-21 21:57:41,300: INFO/MainProcess] mingle: all alone",
+                "a",
+                k * 2_000_000 + 20,
+            ));
+            entries.push(line("plain print", "a", k * 2_000_000 + 900_000));
+        }
+        let events = run(entries);
+        assert_eq!(events.len(), 9, "{events:#?}");
+        let joined: Vec<_> = events.iter().filter(|e| e.entries == 2).collect();
+        assert_eq!(joined.len(), 3);
+        assert!(joined[0].entry.message.ends_with("(1/100)"));
+        assert_eq!(infer_severity(&joined[0].entry.message), Severity::Error);
+    }
+
+    #[test]
+    fn a_ruby_logger_header_with_tags_opens_the_block_of_its_write() {
+        let tag = "[36926c06-8ee3-41a5-9b67-ee683e2e21f8]";
+        let header = format!("E, [2025-11-24T11:00:01.719400 #1] ERROR -- : {tag}   ");
+        assert_eq!(strip_log_prefix(&header).trim(), "");
+        assert_eq!(infer_severity(&header), Severity::Error);
+        let text = [
+            header.as_str(),
+            &format!("{tag} ActiveRecord::StatementInvalid (PG::UndefinedColumn: ERROR:  column invoices.voided_at does not exist"),
+            "LINE 1: ...nvoices\" WHERE \"invoices\".\"v...",
+            "                                                   ^",
+            "):",
+        ]
+        .join("\n");
+        let mut entries: Vec<_> = text.lines().map(|l| line(l, "a", 0)).collect();
+        entries.push(line(
+            "I, [2025-11-24T11:00:03.000000 #1]  INFO -- : [0e58598f] Completed 200 OK in 50ms",
+            "a",
+            1_300_000,
+        ));
+        let events = run(entries);
+        assert_eq!(events.len(), 2, "{events:#?}");
+        assert_eq!(events[0].entries, 5);
+        assert!(headline(&events[0].entry.message).contains("UndefinedColumn"));
     }
 
     #[test]

@@ -365,7 +365,21 @@ impl Analyzer {
         let (clusters, occurrences, traffic, folded) = self.clusters.into_parts();
         self.totals.folded += folded;
         let mut root_causes = Vec::new();
-        for group in correlate::correlate(clusters, occurrences, &traffic) {
+        let groups = correlate::correlate(clusters, occurrences, &traffic);
+        let mut traffic = traffic;
+        for g in &groups {
+            if g.clusters
+                .iter()
+                .all(|c| c.stats.http_statuses.keys().any(|s| *s >= 500))
+            {
+                let service = g.clusters[0].stats.service.clone();
+                let minutes = traffic.unexplained_failures.entry(service).or_default();
+                for c in &g.clusters {
+                    minutes.extend(c.stats.minutes.keys().copied());
+                }
+            }
+        }
+        for group in groups {
             let correlate::Group {
                 clusters: mut group,
                 crash,
@@ -546,6 +560,17 @@ impl Clusters {
                 self.traffic
                     .served(&service, entry.revision.as_deref(), instance, t);
             }
+            if status >= 400 {
+                let trace = intern(&mut self.traces, entry.trace.as_deref());
+                let latency_ns = entry
+                    .http
+                    .as_ref()
+                    .and_then(|h| h.latency_ms)
+                    .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                    .map_or(0, |ms| (ms * 1e6).min(1e15) as i64);
+                self.traffic
+                    .client_error(status, instance, t, latency_ns, trace);
+            }
             if let (Some(trace), Some(ms)) = (
                 entry.trace.as_deref(),
                 entry.http.as_ref().and_then(|h| h.latency_ms),
@@ -556,6 +581,15 @@ impl Clusters {
                     .slow_request((ms as u32).min(u32::MAX - 1), trace);
             }
             return folded;
+        }
+        if severity <= Severity::Info
+            && entry.http.is_none()
+            && !entry
+                .log_name
+                .as_deref()
+                .is_some_and(|l| l.ends_with("varlog%2Fsystem") || l.ends_with("varlog/system"))
+        {
+            self.traffic.active(&service, t);
         }
         if entry.labels.contains_key("run.googleapis.com/task_index")
             || entry
@@ -687,6 +721,10 @@ impl Clusters {
         }
         let mut traffic = self.traffic;
         traffic.resolve_slow(&self.traces);
+        let answered = traffic.answered_4xx(&out, &occurrences);
+        for (c, n) in out.iter_mut().zip(answered) {
+            c.stats.answered_4xx = n;
+        }
         (out, occurrences, traffic, folded)
     }
 }
@@ -948,6 +986,9 @@ mod tests {
             status: Some(status),
             latency_ms: Some(latency_s * 1000.0),
         });
+        // As the source reads them: their own stream, their summary as the message.
+        e.log_name = Some("projects/p/logs/run.googleapis.com%2Frequests".into());
+        e.message = e.http.as_ref().map(|h| h.summary()).unwrap_or_default();
         e
     }
 
@@ -1001,5 +1042,124 @@ mod tests {
             .find(|r| r.clusters[0].template.starts_with("Truncated"))
             .expect("the warnings of quick requests are a root cause of their own");
         assert_eq!(alone.clusters.len(), 1);
+    }
+
+    #[test]
+    fn errors_of_requests_answered_4xx_are_the_clients_and_not_filed() {
+        // A scanner's bad Host header: Django logs it at ERROR and answers 400, 20 times.
+        let mut entries = Vec::new();
+        for k in 0..20 {
+            let mut r = request(400, 0.004, k * 120, &format!("s{k}"));
+            r.instance = Some("i0".into());
+            entries.push(r);
+            let mut e = entry("Invalid HTTP_HOST header: '34.117.82.10'. You may need to add it to ALLOWED_HOSTS.".into(), k * 120);
+            e.instance = Some("i0".into());
+            e.timestamp = e.timestamp.map(|t| t + chrono::Duration::milliseconds(3));
+            entries.push(e);
+        }
+        let analysis = analyse(entries.clone());
+        let host = analysis
+            .root_causes
+            .iter()
+            .find(|r| r.title.contains("HTTP_HOST"))
+            .expect("the errors are reported");
+        let answered: Vec<_> = host
+            .clusters
+            .iter()
+            .map(|c| (c.template.clone(), c.stats.answered_4xx))
+            .collect();
+        assert_eq!(host.clusters[0].stats.answered_4xx, 20, "{answered:?}");
+        assert_eq!(host.priority, Priority::P2, "{:?}", host.reasons);
+        assert!(
+            host.reasons[0].contains("client error"),
+            "{:?}",
+            host.reasons
+        );
+        // The same errors while every request fails with 500 are the service's: filed.
+        for e in entries.iter_mut().filter(|e| e.http.is_some()) {
+            let at = e.timestamp;
+            *e = request(500, 0.004, 0, "x");
+            e.instance = Some("i0".into());
+            e.timestamp = at;
+        }
+        let analysis = analyse(entries);
+        let host = analysis
+            .root_causes
+            .iter()
+            .find(|r| r.title.contains("HTTP_HOST"))
+            .expect("the errors are reported");
+        assert_eq!(host.clusters[0].stats.answered_4xx, 0);
+        assert!(host.priority <= Priority::P1, "{:?}", host.reasons);
+    }
+
+    #[test]
+    fn a_worker_whose_work_stops_when_its_broker_refuses_is_down() {
+        // No requests: a queue worker. Tasks succeed each minute for 20 minutes, then the
+        // broker refuses every 30 s to the end of the hour and no task runs again.
+        let mut entries = Vec::new();
+        for m in 0..20 {
+            let mut e = entry(
+                format!("Task mailer.tasks.send_email[{m:04}] succeeded in 0.7s: None"),
+                m * 60,
+            );
+            e.severity = Severity::Info;
+            e.instance = Some("w".into());
+            entries.push(e);
+        }
+        let broker = |s: i64| {
+            let mut e = entry("consumer: Cannot connect to amqp://guest:**@10.0.0.4:5672//: [Errno 111] Connection refused.".into(), s);
+            e.instance = Some("w".into());
+            e
+        };
+        for k in 0..80 {
+            entries.push(broker(20 * 60 + k * 30));
+        }
+        let analysis = analyse(entries.clone());
+        let rc = &analysis.root_causes[0];
+        assert!(rc.title.contains("Connection refused"), "{}", rc.title);
+        assert_eq!(rc.priority, Priority::P0, "{:?}", rc.reasons);
+        assert!(rc.reasons[0].contains("work stopped"), "{:?}", rc.reasons);
+        // Had the tasks gone on, the refusals would be a failure while it works, not down.
+        for m in 20..60 {
+            let mut e = entry(
+                format!("Task mailer.tasks.send_email[{m:04}] succeeded in 0.7s: None"),
+                m * 60 + 7,
+            );
+            e.severity = Severity::Info;
+            e.instance = Some("w".into());
+            entries.push(e);
+        }
+        let analysis = analyse(entries);
+        assert_eq!(analysis.root_causes[0].priority, Priority::P1);
+    }
+
+    #[test]
+    fn a_dependency_out_of_reach_while_every_request_is_answered_is_not_filed() {
+        // A cache client reconnecting every 30 s; every request goes through meanwhile.
+        let mut entries = Vec::new();
+        for k in 0..120 {
+            let mut e = entry(
+                "[ioredis] Unhandled error event: Error: connect ECONNREFUSED 10.8.0.3:6379".into(),
+                k * 30,
+            );
+            e.instance = Some("a".into());
+            entries.push(e);
+            entries.push(request(200, 0.05, k * 30 + 9, &format!("r{k}")));
+        }
+        let analysis = analyse(entries.clone());
+        let rc = &analysis.root_causes[0];
+        assert_eq!(rc.priority, Priority::P2, "{:?}", rc.reasons);
+        assert!(rc.reasons[0].contains("degraded"), "{:?}", rc.reasons);
+        // Requests failing meanwhile, with no cause of their own logged: not "done without".
+        for k in 0..20 {
+            entries.push(request(500, 0.01, k * 180 + 11, &format!("f{k}")));
+        }
+        let analysis = analyse(entries);
+        let rc = analysis
+            .root_causes
+            .iter()
+            .find(|r| r.title.contains("ECONNREFUSED"))
+            .expect("the refusals");
+        assert_eq!(rc.priority, Priority::P1, "{:?}", rc.reasons);
     }
 }

@@ -19,6 +19,12 @@ static RETRIED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:retry(?:ing)?|retries|will retry|retrying in|backing off|reconnecting|attempt \d+ of \d+)\b").unwrap()
 });
 
+/// A client that cannot reach what it connects to: the kind of error a reconnecting client
+/// logs at every attempt.
+static UNREACHABLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|connection refused|connection reset|(?:could not|cannot|can't|unable to|failed to) (?:connect|reach|resolve)|name or service not known|no route to host|network is unreachable)\b").unwrap()
+});
+
 /// The priority of a root cause (its clusters, cause first) and the reasons for it.
 /// `traffic` says what the service served meanwhile.
 pub fn prioritise(
@@ -142,6 +148,17 @@ pub fn prioritise(
         return (Priority::P0, reasons);
     }
 
+    // A service that serves no requests (a worker) shows its work in its own lines: when they
+    // stop as the failure begins and do not come back while it goes on, nothing is done.
+    if failing
+        && served.is_empty()
+        && !is_job
+        && let Some(reason) = work_stopped(clusters, traffic, window)
+    {
+        reasons.push(reason);
+        return (Priority::P0, reasons);
+    }
+
     // Every request to the application failing, minute after minute, for most of the window
     // is an outage, even with instances up and health checks passing.
     if failing
@@ -198,19 +215,39 @@ pub fn prioritise(
         })
         .sum();
     let head = &clusters[0];
-    let handled = head.stats.handled * 2 > head.stats.count;
+    let handled = head.stats.mostly_handled();
     let retried = head
         .stats
         .examples
         .iter()
         .any(|e| RETRIED.is_match(super::joiner::headline(e)));
+    // A dependency out of reach while every request is answered: the service does without
+    // it (a cache, an exporter), and its client keeps reconnecting.
+    let unexplained = traffic.unexplained_failures.get(service);
+    let does_without = served_meanwhile > 0
+        && UNREACHABLE.is_match(super::joiner::headline(
+            head.stats.examples.first().map_or("", String::as_str),
+        ))
+        && span
+            .is_some_and(|(lo, hi)| unexplained.is_none_or(|m| m.range(lo..=hi).next().is_none()));
+    if failing && does_without && failed_requests == 0 && crashes == 0 {
+        reasons.push(format!(
+            "{errors} error(s) reaching a dependency while the service answered its requests ({served_meanwhile} went through and none failed for want of it): degraded, not failing"
+        ));
+        return (Priority::P2, reasons);
+    }
     if failing && (handled || retried) && failed_requests == 0 && crashes == 0 {
         reasons.push(format!(
             "{errors} error(s), {} and no request failed because of it",
-            if handled {
-                "handled by the library that reported it"
+            if head.stats.answered_4xx * 2 > head.stats.count {
+                format!(
+                    "{} of {} logged while serving requests answered with a client error (4xx): the client's mistake, handled",
+                    head.stats.answered_4xx, head.stats.count
+                )
+            } else if handled {
+                "handled by the library that reported it".to_string()
             } else {
-                "retried"
+                "retried".to_string()
             }
         ));
         return (Priority::P2, reasons);
@@ -245,6 +282,38 @@ pub fn prioritise(
 
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// For a service that serves no requests: its work (lines at INFO or below) went on before
+/// the failure and stopped when it began, while the failure lasted to the end of the window.
+fn work_stopped(clusters: &[Cluster], traffic: &Traffic, window: &Window) -> Option<String> {
+    let failing = || {
+        clusters
+            .iter()
+            .filter(|c| matches!(c.role, Role::Cause(_) | Role::Symptom(_)))
+    };
+    let first = failing().filter_map(|c| c.stats.first_seen).min()?;
+    let last = failing().filter_map(|c| c.stats.last_seen).max()?;
+    let onset = first.timestamp().div_euclid(60);
+    let until = last.timestamp().div_euclid(60);
+    let end = window.end.timestamp().div_euclid(60);
+    let failing_minutes: BTreeSet<i64> = failing()
+        .flat_map(|c| c.stats.minutes.keys().copied())
+        .collect();
+    let lasted = until - onset + 1;
+    if end - until > 5 || lasted < 10 || (failing_minutes.len() as i64) * 2 < lasted {
+        return None;
+    }
+    let work = traffic.activity.get(clusters[0].stats.service.as_str())?;
+    let before = work.range(..onset).count();
+    let after = work.range(onset + 2..).count();
+    (before >= 3 && after <= 2).then(|| {
+        format!(
+            "the service serves no requests and its own work stopped when this began: lines of its work in {before} minute{} before, in {after} of the {} minutes since, while this went on to the end of the window",
+            if before == 1 { "" } else { "s" },
+            lasted - 1
+        )
+    })
 }
 
 /// The minutes in which the root cause kept the service failing.
