@@ -104,6 +104,26 @@ pub fn names_a_place(text: &str) -> bool {
         || ENV_NAME.captures_iter(text).any(|c| !is_status_code(&c[1]))
 }
 
+/// A link for the reader (`see https://cloud.google.com/run/docs/…`, a documentation page):
+/// not something the service talks to.
+fn is_reading_link(text: &str, url: std::ops::Range<usize>) -> bool {
+    static BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)(?:\bsee|documentation|\bdocs?|more information|troubleshooting|\bvisit|learn more|refer to|read more|details)[\w\s:,-]{0,40}$").unwrap()
+    });
+    let start = text[..url.start]
+        .char_indices()
+        .rev()
+        .nth(60)
+        .map_or(0, |(i, _)| i);
+    let link = &text[url.start..];
+    let link = &link[..link.find(char::is_whitespace).unwrap_or(link.len())];
+    let host = link.split("://").nth(1).unwrap_or("");
+    BEFORE.is_match(&text[start..url.start])
+        || host.starts_with("docs.")
+        || host.contains("/docs/")
+        || host.contains("/troubleshooting")
+}
+
 /// The upstreams (addresses and hosts) a cluster names.
 pub fn upstreams_of(c: &Cluster) -> BTreeSet<String> {
     of_cluster(c)
@@ -124,7 +144,10 @@ fn named_in(text: &str, out: &mut BTreeSet<String>) {
         out.insert(format!("address {}:{}", &c[1], &c[2]));
     }
     for c in URL_HOST.captures_iter(text) {
-        out.insert(format!("host {}", &c[1]));
+        let whole = c.get(0).map_or(0..0, |m| m.range());
+        if !is_reading_link(text, whole) {
+            out.insert(format!("host {}", &c[1]));
+        }
     }
     for c in QUOTED.captures_iter(text) {
         let v = &c[1];

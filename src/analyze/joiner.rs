@@ -26,6 +26,8 @@ static LOG_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)^
         (?:[DIWEFAU],\ \[[^\]\n]{1,64}\]\ +[A-Z]+\ --\ [^:\n]{0,40}:\ ?)?   # Ruby: E, [time #1] ERROR -- :
+        (?:(?:\[[\w-]{1,30}\]\ +)?(?:\d+\ +-\ +)?\d{1,2}/\d{1,2}/\d{4},?\ +\d{1,2}:\d\d:\d\d(?:\ ?[AP]M)?\ +
+           (?:TRACE|DEBUG|VERBOSE|LOG|INFO|WARN|ERROR|FATAL)\ +)?   # Nest: [Nest] 1  - 11/30/2025, 10:00:05 AM   ERROR
         (?:\[[^\]\n]{1,64}\]\ ?)*                                   # [time] [pid] [LEVEL]
         (?:\d{4}[-/]\d\d[-/]\d\d[T\ ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)?
         (?:\[[^\]\n]{1,64}\]\ ?)*
@@ -308,7 +310,8 @@ impl Joiner {
             let holds = if self.descending >= self.ascending {
                 single_line
             } else {
-                single_line && entry.http.is_none() && has_log_prefix(&entry.message)
+                // A whole block in one entry may still get its footer (`Node.js v20.11.1`).
+                entry.http.is_none() && (!single_line || has_log_prefix(&entry.message))
             };
             if holds {
                 self.pending.insert(key, vec![entry]);
@@ -684,6 +687,7 @@ fn event_of(lines: &[LogEntry], handled: bool) -> Event {
 static LEVEL_WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?ix)^[DIWEFAU],\ \[[^\]\n]{1,64}\]\ +(DEBUG|INFO|WARN|ERROR|FATAL)\ --
+        |^(?-i:(?:\[[^\]\n]{1,30}\]|[\d/.,:+-]+|AM|PM)(?:\s+(?:\[[^\]\n]{1,30}\]|[\d/.,:+-]+|AM|PM))*\s+(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\s)
         |^(?:\[[^\]\n]{1,64}\]\ ?|\d{4}[-/]\d\d[-/]\d\d[T\ ][\d:.,]+(?:Z|\ ?[+-]\d\d:?\d\d)?\ +)*(?:[a-z]\w{0,15}=[^\s=]{1,40}\ +){0,4}
         \[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRITICAL|FATAL|SEVERE|PANIC|ALERT|EMERG)\]?(?::|\ |$)
         |^\[[^\]\n]{0,40}?[:\ ](TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)/[^\]\n]{1,40}\]
@@ -1109,6 +1113,9 @@ Consider defining a bean of type 'X' in your configuration.";
             ),
             ""
         );
+        let nest = "[Nest] 1  - 11/30/2025, 10:00:29 AM   ERROR [ExceptionHandler] connect ECONNREFUSED 10.8.0.3:5432";
+        assert_eq!(strip_log_prefix(nest), "connect ECONNREFUSED 10.8.0.3:5432");
+        assert_eq!(infer_severity(nest), Severity::Error);
         assert_eq!(strip_log_prefix("plain words"), "plain words");
     }
 }
