@@ -134,6 +134,40 @@ fn json_payload_message(payload: &Map<String, Value>) -> String {
     Value::Object(payload.clone()).to_string()
 }
 
+/// The level a structured logger wrote in its own field, when the entry carries none.
+fn payload_level(payload: &Map<String, Value>) -> Severity {
+    for key in [
+        "severity",
+        "level_name",
+        "levelname",
+        "level",
+        "loglevel",
+        "log.level",
+        "lvl",
+    ] {
+        match payload.get(key) {
+            Some(Value::String(s)) => {
+                if let Ok(level) = s.parse::<Severity>() {
+                    return level;
+                }
+            }
+            // pino and bunyan: 10 trace … 50 error, 60 fatal.
+            Some(Value::Number(n)) if key == "level" => {
+                return match n.as_u64() {
+                    Some(10 | 20) => Severity::Debug,
+                    Some(30) => Severity::Info,
+                    Some(40) => Severity::Warning,
+                    Some(50) => Severity::Error,
+                    Some(60) => Severity::Critical,
+                    _ => continue,
+                };
+            }
+            _ => {}
+        }
+    }
+    Severity::Default
+}
+
 /// A stack trace that a structured logger put beside the message.
 fn json_payload_stack_trace(payload: &Map<String, Value>) -> Option<String> {
     for key in [
@@ -150,10 +184,51 @@ fn json_payload_stack_trace(payload: &Map<String, Value>) -> Option<String> {
             return Some(s.clone());
         }
     }
+    let exception = payload
+        .get("exception")
+        .or_else(|| payload.get("context").and_then(|c| c.get("exception")));
+    if let Some(Value::Object(e)) = exception
+        && let Some(text) = monolog_exception(e)
+    {
+        return Some(text);
+    }
     match payload.get("error").or_else(|| payload.get("err")) {
         Some(Value::Object(err)) => err.get("stack").and_then(Value::as_str).map(str::to_string),
         _ => None,
     }
+}
+
+/// An exception as Monolog's JSON formatter normalises it (`class`, `message`, `code`,
+/// `file` as `path:line`, `previous`), written as its line formatter prints it, so that the
+/// chain is read, and resolved to its innermost cause, as for every PHP log.
+fn monolog_exception(e: &Map<String, Value>) -> Option<String> {
+    let mut out = Vec::new();
+    let mut next = Some(e);
+    while let Some(e) = next.take() {
+        let class = e.get("class").and_then(Value::as_str)?;
+        let message = e.get("message").and_then(Value::as_str).unwrap_or("");
+        let code = e.get("code").map_or(String::from("0"), |c| match c {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        let file = e
+            .get("file")
+            .and_then(Value::as_str)
+            .unwrap_or("/unknown:0");
+        let marker = if out.is_empty() {
+            ""
+        } else {
+            "[previous exception] "
+        };
+        out.push(format!(
+            "{marker}[object] ({class}(code: {code}): {message} at {file})"
+        ));
+        if out.len() >= 8 {
+            break;
+        }
+        next = e.get("previous").and_then(Value::as_object);
+    }
+    Some(out.join("\n"))
 }
 
 /// An audit log (`protoPayload`) told as text: what was called, on what, and how it ended.
@@ -214,7 +289,12 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
     let timestamp = entry_timestamp(obj)?;
     let severity = match field(obj, "severity") {
         Some(v) => parse_severity(v)?,
-        None => Severity::Default,
+        None => match field(obj, "jsonPayload") {
+            // Cloud Run promotes only `severity`; a logger's own level field still says
+            // what the line is (Monolog's `level_name`, pino's numeric `level`), up to ERROR.
+            Some(Value::Object(payload)) => payload_level(payload).min(Severity::Error),
+            _ => Severity::Default,
+        },
     };
 
     let empty = Map::new();
@@ -310,6 +390,45 @@ mod tests {
         assert_eq!(json_payload.message, "boom");
         assert_eq!(json_payload.severity, Severity::Error);
         assert!(json_payload.stack_trace.is_some());
+
+        // A logger's own level field, when the entry has no severity: capped at ERROR.
+        for (payload, level) in [
+            (
+                json!({"message": "SQLSTATE[HY000] [2002] Connection refused", "level": 400, "level_name": "ERROR"}),
+                Severity::Error,
+            ),
+            (
+                json!({"msg": "request failed", "level": 50}),
+                Severity::Error,
+            ),
+            (json!({"msg": "slow", "level": "warn"}), Severity::Warning),
+            (json!({"msg": "gone", "level": 60}), Severity::Error),
+            (json!({"msg": "what", "level": 400}), Severity::Default),
+        ] {
+            let e = entry_from_json(&json!({"jsonPayload": payload})).unwrap();
+            assert_eq!(e.severity, level, "{payload}");
+        }
+
+        // Monolog's JSON: the exception chain in the context, read as its line format.
+        let monolog = entry_from_json(&json!({"jsonPayload": {
+            "message": "SQLSTATE[HY000] [2002] Connection refused (Connection: mysql, SQL: select 1)",
+            "context": {"exception": {
+                "class": "Illuminate\\Database\\QueryException", "code": 2002,
+                "message": "SQLSTATE[HY000] [2002] Connection refused (Connection: mysql, SQL: select 1)",
+                "file": "/var/www/html/vendor/laravel/framework/src/Illuminate/Database/Connection.php:825",
+                "previous": {"class": "PDOException", "code": 2002,
+                    "message": "SQLSTATE[HY000] [2002] Connection refused",
+                    "file": "/var/www/html/vendor/laravel/framework/src/Illuminate/Database/Connectors/Connector.php:66"}}},
+            "level_name": "ERROR"}}))
+        .unwrap();
+        let trace = monolog.stack_trace.expect("the exception chain");
+        assert!(
+            trace.starts_with(
+                "[object] (Illuminate\\Database\\QueryException(code: 2002): SQLSTATE"
+            ),
+            "{trace}"
+        );
+        assert!(trace.contains("\n[previous exception] [object] (PDOException(code: 2002): SQLSTATE[HY000] [2002] Connection refused at /var/www/html/vendor/laravel/framework/src/Illuminate/Database/Connectors/Connector.php:66)"), "{trace}");
 
         let no_message = entry_from_json(&json!({"jsonPayload": {"user": "x", "n": 1}})).unwrap();
         assert!(no_message.message.contains("\"user\""));
