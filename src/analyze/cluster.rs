@@ -392,9 +392,10 @@ pub static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     )
     .unwrap()
 });
-/// A web server's own access log line (Apache, nginx, the combined format) with a 5xx.
+/// A web server's own access log line (Apache, nginx, the combined format) or a framework's
+/// own line for the end of a request (Rails' `Completed 500 Internal Server Error`) with a 5xx.
 static ACCESS_LOG_5XX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#""(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ HTTP/[\d.]+" 5\d\d\b"#).unwrap()
+    Regex::new(r#""(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ HTTP/[\d.]+" 5\d\d\b|^Completed 5\d\d \w"#).unwrap()
 });
 static HEALTH_PATH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(

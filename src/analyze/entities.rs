@@ -10,7 +10,8 @@ use std::sync::LazyLock;
 static QUOTED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"['"`]([^'"`\s][^'"`]{2,120})['"`]"#).unwrap());
 static MODULE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?:No module named|Cannot find module|cannot load such file --|[Cc]lass) ['"]?([\w./@\\-]+)"#).unwrap()
+    // A class only when quoted: `Class "App\Models\Invoice" not found`, not "class path resource".
+    Regex::new(r#"(?:No module named|Cannot find module|cannot load such file --) ['"]?([\w./@\\-]+)|[Cc]lass ['"]([\w./@\\-]+)['"]"#).unwrap()
 });
 static SOCKET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(\d{1,3}(?:\.\d{1,3}){3}|[a-z][\w-]*(?:\.[\w-]+)+)(?::|', |\x22, |\s+port\s+)(\d{2,5})\b").unwrap()
@@ -44,9 +45,6 @@ pub fn of_cluster(c: &Cluster) -> BTreeSet<String> {
     if let Some(e) = &c.stats.exception {
         if let Some(m) = missing_module(e) {
             out.insert(format!("module '{m}'"));
-        }
-        for m in MODULE.captures_iter(&e.message) {
-            out.insert(format!("module '{}'", &m[1]));
         }
         named_in(&e.message, &mut out);
         // The same exception text, raised from two places at the same time.
@@ -138,7 +136,9 @@ pub fn upstreams_of(c: &Cluster) -> BTreeSet<String> {
 
 fn named_in(text: &str, out: &mut BTreeSet<String>) {
     for c in MODULE.captures_iter(text) {
-        out.insert(format!("module '{}'", &c[1]));
+        if let Some(name) = c.get(1).or_else(|| c.get(2)) {
+            out.insert(format!("module '{}'", name.as_str()));
+        }
     }
     for c in SOCKET.captures_iter(text) {
         out.insert(format!("address {}:{}", &c[1], &c[2]));
