@@ -42,9 +42,9 @@ pub struct Traffic {
     /// Requests answered with a client error (4xx, not 408 or 429): instance, start and end
     /// in nanoseconds, trace (0 for none). At most `MAX_CLIENT_ERRORS`.
     pub client_errors: Vec<(u32, i64, i64, u32)>,
-    /// Lines of the application's own at INFO or below (its work: "task succeeded"), per
-    /// service and minute; platform lines and request logs aside.
-    pub activity: HashMap<String, BTreeMap<i64, u64>>,
+    /// Per instance: its service, its first line, and per second its application's own lines
+    /// at INFO or below (its work: "task succeeded"), platform lines and request logs aside.
+    activity: HashMap<u32, (String, i64, BTreeMap<i64, u64>)>,
     /// Per service, the minutes with failed requests that no logged cause explains (root
     /// causes that are only 5xx request logs); filled once the root causes are known.
     pub unexplained_failures: HashMap<String, BTreeSet<i64>>,
@@ -57,6 +57,8 @@ pub struct Traffic {
     pub slow_by_trace: HashMap<u32, u32>,
 }
 
+/// What an instance prints this soon after its first line is its start-up.
+const STARTUP_NS: i64 = 30_000_000_000;
 /// How many requests answered with a client error are kept, for the errors they explain.
 const MAX_CLIENT_ERRORS: usize = 1 << 20;
 /// A line of a request may be written a little after the request's log says it ended.
@@ -125,14 +127,38 @@ impl Traffic {
         }
     }
 
-    /// Counts a line of the application's own work.
-    pub fn active(&mut self, service: &str, t: i64) {
-        if !self.activity.contains_key(service) {
-            self.activity.insert(service.to_string(), BTreeMap::new());
+    /// Notes a line of an instance, and whether it is one of the application's own work.
+    pub fn seen(&mut self, service: &str, instance: u32, t: i64, work: bool) {
+        if instance == 0 {
+            return;
         }
-        if let Some(minutes) = self.activity.get_mut(service) {
-            *minutes.entry(t.div_euclid(60_000_000_000)).or_default() += 1;
+        let entry = match self.activity.get_mut(&instance) {
+            Some(e) => e,
+            None => self
+                .activity
+                .entry(instance)
+                .or_insert_with(|| (service.to_string(), t, BTreeMap::new())),
+        };
+        entry.1 = entry.1.min(t);
+        if work {
+            *entry.2.entry(t.div_euclid(1_000_000_000)).or_default() += 1;
         }
+    }
+
+    /// Per minute, the lines of a service's own work, its instances' start-ups aside (what
+    /// an instance prints in its first `STARTUP_NS` is its start, not its work).
+    pub fn work_minutes(&self, service: &str) -> BTreeMap<i64, u64> {
+        let mut out = BTreeMap::new();
+        for (s, first, seconds) in self.activity.values() {
+            if s != service {
+                continue;
+            }
+            let from = first.saturating_add(STARTUP_NS).div_euclid(1_000_000_000);
+            for (second, n) in seconds.range(from..) {
+                *out.entry(second.div_euclid(60)).or_default() += n;
+            }
+        }
+        out
     }
 
     /// Keeps a request answered with a client error.

@@ -510,8 +510,14 @@ impl Block {
                 self.has_exception = true;
                 return true;
             }
-            return false;
+            // A few lines of the block in one write (a frame with its source line): each
+            // goes on with the block, or the block ends before the entry.
+            return message.lines().all(|line| self.accepts_line(line, true));
         }
+        self.accepts_line(message, tight)
+    }
+
+    fn accepts_line(&mut self, message: &str, tight: bool) -> bool {
         let text = strip_log_prefix(message);
         let trimmed = text.trim();
         if trimmed.is_empty() {

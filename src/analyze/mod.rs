@@ -582,15 +582,13 @@ impl Clusters {
             }
             return folded;
         }
-        if severity <= Severity::Info
+        let work = severity <= Severity::Info
             && entry.http.is_none()
             && !entry
                 .log_name
                 .as_deref()
-                .is_some_and(|l| l.ends_with("varlog%2Fsystem") || l.ends_with("varlog/system"))
-        {
-            self.traffic.active(&service, t);
-        }
+                .is_some_and(|l| l.ends_with("varlog%2Fsystem") || l.ends_with("varlog/system"));
+        self.traffic.seen(&service, instance, t, work);
         if entry.labels.contains_key("run.googleapis.com/task_index")
             || entry
                 .labels

@@ -92,6 +92,25 @@ pub fn prioritise(
         .unwrap_or_default();
     let is_job = traffic.jobs.contains(service);
 
+    // A worker serves no requests: whether it is down is whether its work goes on.
+    let worker = served.is_empty() && !is_job;
+    let worked = span.filter(|_| worker).map_or(0, |(lo, hi)| {
+        traffic.work_minutes(service).range(lo..=hi).count() as i64
+    });
+    if let Some((lo, hi)) = span
+        && worked * 2 >= hi - lo + 1
+        && crashes.max(startup_failures) >= thresholds.restart_loop
+    {
+        let lost = crashes.max(startup_failures);
+        reasons.push(format!(
+            "{lost} instance{} of this worker {} lost and replaced while its work went on (lines of its work in {worked} of those {} minutes)",
+            plural(lost),
+            if lost == 1 { "was" } else { "were" },
+            hi - lo + 1
+        ));
+        reasons.push("not P0: loud is not down".to_string());
+        return (Priority::P1, reasons);
+    }
     if crashes >= thresholds.restart_loop && is_job {
         reasons.push(format!(
             "{crashes} task attempt{} of the job failed; a job serves no traffic, so nothing is down",
@@ -304,7 +323,7 @@ fn work_stopped(clusters: &[Cluster], traffic: &Traffic, window: &Window) -> Opt
     if end - until > 5 || lasted < 10 || (failing_minutes.len() as i64) * 2 < lasted {
         return None;
     }
-    let work = traffic.activity.get(clusters[0].stats.service.as_str())?;
+    let work = traffic.work_minutes(clusters[0].stats.service.as_str());
     let before = work.range(..onset).count();
     let after = work.range(onset + 2..).count();
     (before >= 3 && after <= 2).then(|| {

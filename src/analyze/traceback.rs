@@ -188,6 +188,11 @@ fn pick_cause(
             || super::entities::names_something(&e.message);
         (
             super::cluster::is_wrapper("", Some(e)),
+            // An exception with no message of its own (billiard's `ExceptionWithTraceback:`
+            // around the real one) says nothing when another one of the chain does.
+            e.message
+                .trim_matches(|c: char| c.is_whitespace() || c == '"')
+                .is_empty(),
             super::cluster::exception_kind(e),
             !says_where,
             i,
@@ -561,6 +566,28 @@ pub(crate) mod tests {
   File \"/app/netra_backend/app/middleware/gcp_auth_context_middleware.py\", line 23, in <module>
     from netra_backend.app.services.monitoring import set_request_context
 ModuleNotFoundError: No module named 'netra_backend.app.services.monitoring'";
+
+    #[test]
+    fn an_exception_without_a_message_gives_way_to_the_one_it_carries() {
+        let text = r#"Task handler raised error: WorkerLostError('Worker exited prematurely: signal 9 (SIGKILL) Job: 723.')
+Traceback (most recent call last):
+  File "/usr/local/lib/python3.11/site-packages/billiard/pool.py", line 1367, in mark_as_worker_lost
+    raise WorkerLostError(
+billiard.einfo.ExceptionWithTraceback: 
+"""
+Traceback (most recent call last):
+  File "/usr/local/lib/python3.11/site-packages/billiard/pool.py", line 1367, in mark_as_worker_lost
+    raise WorkerLostError(
+billiard.exceptions.WorkerLostError: Worker exited prematurely: signal 9 (SIGKILL) Job: 723.
+""""#;
+        let e = parse_exception(text).expect("an exception");
+        assert_eq!(e.kind, "billiard.exceptions.WorkerLostError");
+        assert!(
+            e.message.starts_with("Worker exited prematurely"),
+            "{}",
+            e.message
+        );
+    }
 
     #[test]
     fn monolog_chains_resolve_to_the_innermost_php_exception() {
