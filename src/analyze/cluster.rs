@@ -436,7 +436,11 @@ pub fn classify(text: &str, stats: &ClusterStats) -> Role {
     if HEALTH.is_match(text) || (stats.health_path && stats.server_errors() > 0) {
         return Role::Symptom(SymptomKind::HealthCheck);
     }
-    if TIMEOUT.is_match(text) || stats.http_statuses.contains_key(&504) {
+    // A line at INFO that mentions a timeout (a task "retry: Retry in 30s: ReadTimeout") is
+    // the application coping with it, not a symptom.
+    if (TIMEOUT.is_match(text) && stats.severity() >= Severity::Warning)
+        || stats.http_statuses.contains_key(&504)
+    {
         return Role::Symptom(SymptomKind::Timeout);
     }
     if stats.server_errors() > 0 || ACCESS_LOG_5XX.is_match(text) {

@@ -20,6 +20,8 @@ static URL_HOST: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?([\w.-]+)").unwrap());
 static ENV_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b").unwrap());
+static SIGNAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(SIG(?:KILL|SEGV|ABRT|BUS|TERM|ILL|FPE))\b").unwrap());
 static FILE_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"([\w./-]+\.(?:py|js|ts|go|java|rb|php|rs|kt)):(\d+)").unwrap());
 
@@ -157,6 +159,10 @@ fn named_in(text: &str, out: &mut BTreeSet<String>) {
     }
     for c in ENV_NAME.captures_iter(text) {
         out.insert(format!("variable {}", &c[1]));
+    }
+    // The signal that killed a process: every report of that death names it.
+    for c in SIGNAL.captures_iter(text) {
+        out.insert(format!("signal {}", &c[1]));
     }
     for c in FILE_LINE.captures_iter(text) {
         out.insert(format!("file {}:{}", &c[1], &c[2]));
