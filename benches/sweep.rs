@@ -115,12 +115,43 @@ fn main() {
         write_export(&path, n).expect("write the export");
     }
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    // `BASELINE=path/to/log-gardener` runs an older binary on the same export too, the two
+    // in turn (`RUNS` times each, 1 by default): this machine's timings drift by 20 %.
+    let baseline = std::env::var_os("BASELINE").map(PathBuf::from);
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let this = PathBuf::from(env!("CARGO_BIN_EXE_log-gardener"));
+    let mut best: Vec<(String, f64)> = Vec::new();
+    for _ in 0..runs {
+        for (name, binary) in
+            std::iter::once(("this", &this)).chain(baseline.as_ref().map(|b| ("baseline", b)))
+        {
+            let seconds = sweep(name, binary, &path, size);
+            match best.iter_mut().find(|(n, _)| n == name) {
+                Some((_, s)) => *s = s.min(seconds),
+                None => best.push((name.to_string(), seconds)),
+            }
+        }
+    }
+    if let [(_, this), (_, base)] = best.as_slice() {
+        println!(
+            "sweep: this binary {this:.1} s, baseline {base:.1} s (best of {runs}): {:+.1} %",
+            (this / base - 1.0) * 100.0
+        );
+    }
+}
+
+/// One sweep of `binary` over the export; its wall time in seconds.
+fn sweep(name: &str, binary: &PathBuf, path: &PathBuf, size: u64) -> f64 {
     let started = Instant::now();
     let out = Command::new("/usr/bin/time")
         .args(["-f", "%M"])
-        .arg(env!("CARGO_BIN_EXE_log-gardener"))
+        .arg(binary)
         .args(["sweep", "--logs"])
-        .arg(&path)
+        .arg(path)
         .args(["--format", "json", "--dry-run"])
         .output()
         .expect("run log-gardener under /usr/bin/time");
@@ -138,7 +169,7 @@ fn main() {
         .unwrap_or(0);
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON result");
     println!(
-        "sweep: {} entries ({:.2} GB) in {:.1} s, peak memory {} MB, {} root causes, {} malformed",
+        "sweep ({name}): {} entries ({:.2} GB) in {:.1} s, peak memory {} MB, {} root causes, {} malformed",
         result["totals"]["entries"],
         size as f64 / 1e9,
         seconds,
@@ -146,4 +177,5 @@ fn main() {
         result["root_causes"].as_array().map_or(0, Vec::len),
         result["totals"]["malformed"],
     );
+    seconds
 }
