@@ -75,6 +75,41 @@ impl Serialize for Span {
     }
 }
 
+/// A duration, or `off` (never).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanOrOff(pub Option<chrono::Duration>);
+
+impl<'de> Deserialize<'de> for SpanOrOff {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Text(String),
+            // YAML 1.1 readers take a bare `off` for false.
+            Bool(bool),
+        }
+        match Form::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("a duration such as 7d, or off"))?
+        {
+            Form::Bool(false) => Ok(SpanOrOff(None)),
+            Form::Bool(true) => Err(serde::de::Error::custom("a duration such as 7d, or off")),
+            Form::Text(t) if t.trim().eq_ignore_ascii_case("off") => Ok(SpanOrOff(None)),
+            Form::Text(t) => parse_duration(&t)
+                .map(|d| SpanOrOff(Some(d)))
+                .map_err(|e| serde::de::Error::custom(format!("{e} (or off)"))),
+        }
+    }
+}
+
+impl Serialize for SpanOrOff {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(d) => s.serialize_str(&format_span(d)),
+            None => s.serialize_str("off"),
+        }
+    }
+}
+
 /// `90m` → `1h30m`; the inverse of [`parse_duration`].
 pub fn format_span(d: chrono::Duration) -> String {
     let mut secs = d.num_seconds();
@@ -189,6 +224,12 @@ pub struct Config {
     pub source_root: String,
     /// At most this many new issues per sweep; the rest are reported in the worklog.
     pub max_new_issues: usize,
+    /// An open tracked root cause not seen for this long gets one "not seen since" comment.
+    pub quiet_after: Span,
+    /// Then it is closed as completed after this long; `off` (the default) never.
+    pub resolve_after: SpanOrOff,
+    /// Whether the suggested owners (CODEOWNERS) are @-mentioned; off by default.
+    pub mention_owners: bool,
     /// Thresholds behind the priorities.
     pub thresholds: Thresholds,
 }
@@ -209,6 +250,9 @@ impl Default for Config {
             redact: Vec::new(),
             source_root: "/app".to_string(),
             max_new_issues: 5,
+            quiet_after: Span(chrono::Duration::hours(24)),
+            resolve_after: SpanOrOff(None),
+            mention_owners: false,
             thresholds: Thresholds::default(),
         }
     }
@@ -315,6 +359,19 @@ impl Config {
         if self.comment_cooldown.0 > chrono::Duration::days(365) {
             return err("comment_cooldown".into(), "at most 365d".into());
         }
+        if self.quiet_after.0 < chrono::Duration::hours(1)
+            || self.quiet_after.0 > chrono::Duration::days(365)
+        {
+            return err(
+                "quiet_after".into(),
+                "between 1h (a sweep runs hourly) and 365d".into(),
+            );
+        }
+        if let Some(d) = self.resolve_after.0
+            && (d < chrono::Duration::hours(1) || d > chrono::Duration::days(365))
+        {
+            return err("resolve_after".into(), "between 1h and 365d, or off".into());
+        }
         for (i, s) in self.services.iter().enumerate() {
             if s.name.trim().is_empty() {
                 return err(format!("services[{i}]"), "a service needs a name".into());
@@ -401,6 +458,37 @@ mod tests {
         assert!(Config::parse(&format!("labels: ['{}']\n", "x".repeat(50))).is_ok());
         let e = Config::parse("file_priorities: [P9]\n").unwrap_err();
         assert!(e.to_string().contains("file_priorities"), "{e}");
+    }
+
+    #[test]
+    fn quiet_and_resolve_spans_and_owner_mentions_are_read_and_checked() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config.quiet_after.0, chrono::Duration::hours(24));
+        assert_eq!(config.resolve_after.0, None);
+        assert!(!config.mention_owners);
+        let config =
+            Config::parse("quiet_after: 2d\nresolve_after: 7d\nmention_owners: true\n").unwrap();
+        assert_eq!(config.quiet_after.0, chrono::Duration::days(2));
+        assert_eq!(config.resolve_after.0, Some(chrono::Duration::days(7)));
+        assert!(config.mention_owners);
+        for off in [
+            "resolve_after: off\n",
+            "resolve_after: 'off'\n",
+            "resolve_after: OFF\n",
+        ] {
+            assert_eq!(Config::parse(off).unwrap().resolve_after.0, None, "{off}");
+        }
+        for (text, key) in [
+            ("quiet_after: 10m\n", "quiet_after"),
+            ("quiet_after: soon\n", "quiet_after"),
+            ("resolve_after: 400d\n", "resolve_after"),
+            ("resolve_after: later\n", "resolve_after"),
+            ("resolve_after: true\n", "resolve_after"),
+            ("mention_owners: maybe\n", "mention_owners"),
+        ] {
+            let e = Config::parse(text).unwrap_err();
+            assert!(e.to_string().contains(key), "{text}: {e}");
+        }
     }
 
     #[test]
