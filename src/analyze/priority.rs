@@ -98,7 +98,7 @@ pub fn prioritise(
         traffic.work_minutes(service).range(lo..=hi).count() as i64
     });
     if let Some((lo, hi)) = span
-        && worked * 2 >= hi - lo + 1
+        && worked * 2 > hi - lo
         && crashes.max(startup_failures) >= thresholds.restart_loop
     {
         let lost = crashes.max(startup_failures);
