@@ -65,7 +65,7 @@ pub enum EvidenceKind {
 pub struct CrashFacts {
     /// Attempts that this root cause ended.
     pub crashed_attempts: u64,
-    /// Of those, attempts that never served a request: start-ups that failed.
+    /// Of those, attempts that never served a request nor did any work: start-ups that failed.
     pub startup_failures: u64,
     /// When the first of them began and the last ended.
     pub first_ns: Option<i64>,
@@ -428,18 +428,26 @@ pub fn correlate(
     }
 
     // 3. Groups: heads with their members, cause first.
+    let clusters_service: Vec<String> = clusters.iter().map(|c| c.stats.service.clone()).collect();
     let mut slots: Vec<Option<Cluster>> = clusters.into_iter().map(Some).collect();
     let mut groups: BTreeMap<usize, Group> = BTreeMap::new();
     for c in 0..n {
         if parent[c].is_none() {
             let attempts = heads.get(&c);
+            let worker = traffic
+                .by_minute
+                .get(&clusters_service[c])
+                .is_none_or(|m| m.is_empty());
             let crash = CrashFacts {
                 crashed_attempts: attempts.map_or(0, |l| l.len() as u64),
                 startup_failures: attempts.map_or(0, |l| {
                     l.iter()
                         .filter(|a| {
                             let instance = occurrences[a.range.start].instance;
+                            // A worker serves no requests: it was up when it did its work.
                             !traffic.instance_served(instance, a.start_ns, a.end_ns)
+                                && !(worker
+                                    && traffic.instance_worked(instance, a.start_ns, a.end_ns))
                         })
                         .count() as u64
                 }),

@@ -145,6 +145,20 @@ impl Traffic {
         }
     }
 
+    /// Whether the instance logged lines of its own work, its start-up aside, between
+    /// `start` and `end`: a worker that serves no requests was up when it did.
+    pub fn instance_worked(&self, instance: u32, start: i64, end: i64) -> bool {
+        self.activity
+            .get(&instance)
+            .is_some_and(|(_, first, seconds)| {
+                let from = start
+                    .max(first.saturating_add(STARTUP_NS))
+                    .div_euclid(1_000_000_000);
+                let to = end.div_euclid(1_000_000_000);
+                from <= to && seconds.range(from..=to).next().is_some()
+            })
+    }
+
     /// Per minute, the lines of a service's own work, its instances' start-ups aside (what
     /// an instance prints in its first `STARTUP_NS` is its start, not its work).
     pub fn work_minutes(&self, service: &str) -> BTreeMap<i64, u64> {

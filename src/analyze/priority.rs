@@ -97,11 +97,13 @@ pub fn prioritise(
     let worked = span.filter(|_| worker).map_or(0, |(lo, hi)| {
         traffic.work_minutes(service).range(lo..=hi).count() as i64
     });
+    // Instances lost after they had worked, not start-ups that failed.
+    let lost = crashes.saturating_sub(startup_failures);
     if let Some((lo, hi)) = span
         && worked * 2 > hi - lo
-        && crashes.max(startup_failures) >= thresholds.restart_loop
+        && lost >= thresholds.restart_loop
+        && startup_failures < thresholds.restart_loop
     {
-        let lost = crashes.max(startup_failures);
         reasons.push(format!(
             "{lost} instance{} of this worker {} lost and replaced while its work went on (lines of its work in {worked} of those {} minutes)",
             plural(lost),
