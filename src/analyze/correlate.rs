@@ -445,9 +445,10 @@ pub fn correlate(
                         .filter(|a| {
                             let instance = occurrences[a.range.start].instance;
                             // A worker serves no requests: it was up when it did its work.
-                            !traffic.instance_served(instance, a.start_ns, a.end_ns)
-                                && !(worker
-                                    && traffic.instance_worked(instance, a.start_ns, a.end_ns))
+                            let up = traffic.instance_served(instance, a.start_ns, a.end_ns)
+                                || (worker
+                                    && traffic.instance_worked(instance, a.start_ns, a.end_ns));
+                            !up
                         })
                         .count() as u64
                 }),
