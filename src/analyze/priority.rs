@@ -243,9 +243,17 @@ pub fn prioritise(
         .iter()
         .any(|e| RETRIED.is_match(super::joiner::headline(e)));
     // A dependency out of reach while every request is answered: the service does without
-    // it (a cache, an exporter), and its client keeps reconnecting.
+    // it (a cache, an exporter), and its client keeps reconnecting: no exception raised
+    // through the service's own frames, a library's background loop. An error the service's own code
+    // raised or logged (a job that cannot send its mail) is a failure of its own.
     let unexplained = traffic.unexplained_failures.get(service);
+    let library_loop = head.stats.exception.as_ref().is_none_or(|e| {
+        e.frames
+            .iter()
+            .all(|f| super::cluster::in_app_path(f, "").is_none())
+    });
     let does_without = served_meanwhile > 0
+        && library_loop
         && UNREACHABLE.is_match(super::joiner::headline(
             head.stats.examples.first().map_or("", String::as_str),
         ))
