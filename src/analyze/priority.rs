@@ -172,8 +172,7 @@ pub fn prioritise(
     // A service that serves no requests (a worker) shows its work in its own lines: when they
     // stop as the failure begins and do not come back while it goes on, nothing is done.
     if failing
-        && served.is_empty()
-        && !is_job
+        && worker
         && let Some(reason) = work_stopped(clusters, traffic, window)
     {
         reasons.push(reason);
@@ -243,9 +242,9 @@ pub fn prioritise(
         .iter()
         .any(|e| RETRIED.is_match(super::joiner::headline(e)));
     // A dependency out of reach while every request is answered: the service does without
-    // it (a cache, an exporter), and its client keeps reconnecting: no exception raised
-    // through the service's own frames, a library's background loop. An error the service's own code
-    // raised or logged (a job that cannot send its mail) is a failure of its own.
+    // it (a cache, an exporter) and its client keeps reconnecting in the background, so no
+    // exception of it is raised through the service's own frames. One that is (a job that
+    // cannot send its mail) is a failure of its own.
     let unexplained = traffic.unexplained_failures.get(service);
     let library_loop = head.stats.exception.as_ref().is_none_or(|e| {
         e.frames
