@@ -428,16 +428,14 @@ pub fn correlate(
     }
 
     // 3. Groups: heads with their members, cause first.
-    let clusters_service: Vec<String> = clusters.iter().map(|c| c.stats.service.clone()).collect();
     let mut slots: Vec<Option<Cluster>> = clusters.into_iter().map(Some).collect();
     let mut groups: BTreeMap<usize, Group> = BTreeMap::new();
     for c in 0..n {
         if parent[c].is_none() {
             let attempts = heads.get(&c);
-            let worker = traffic
-                .by_minute
-                .get(&clusters_service[c])
-                .is_none_or(|m| m.is_empty());
+            let worker = slots[c]
+                .as_ref()
+                .is_some_and(|cl| traffic.serves_no_requests(&cl.stats.service));
             let crash = CrashFacts {
                 crashed_attempts: attempts.map_or(0, |l| l.len() as u64),
                 startup_failures: attempts.map_or(0, |l| {

@@ -117,11 +117,12 @@ fn is_reading_link(text: &str, url: std::ops::Range<usize>) -> bool {
         .map_or(0, |(i, _)| i);
     let link = &text[url.start..];
     let link = &link[..link.find(char::is_whitespace).unwrap_or(link.len())];
-    let host = link.split("://").nth(1).unwrap_or("");
+    // Host and path, past the scheme.
+    let address = link.split("://").nth(1).unwrap_or("");
     BEFORE.is_match(&text[start..url.start])
-        || host.starts_with("docs.")
-        || host.contains("/docs/")
-        || host.contains("/troubleshooting")
+        || address.starts_with("docs.")
+        || address.contains("/docs/")
+        || address.contains("/troubleshooting")
 }
 
 /// The upstreams (addresses and hosts) a cluster names.

@@ -132,13 +132,10 @@ impl Traffic {
         if instance == 0 {
             return;
         }
-        let entry = match self.activity.get_mut(&instance) {
-            Some(e) => e,
-            None => self
-                .activity
-                .entry(instance)
-                .or_insert_with(|| (service.to_string(), t, BTreeMap::new())),
-        };
+        let entry = self
+            .activity
+            .entry(instance)
+            .or_insert_with(|| (service.to_string(), t, BTreeMap::new()));
         entry.1 = entry.1.min(t);
         if work {
             *entry.2.entry(t.div_euclid(1_000_000_000)).or_default() += 1;
@@ -249,6 +246,11 @@ impl Traffic {
             }
         }
         out
+    }
+
+    /// A service with no request that went through: a worker, or one that is down.
+    pub fn serves_no_requests(&self, service: &str) -> bool {
+        self.by_minute.get(service).is_none_or(BTreeMap::is_empty)
     }
 
     /// Whether the instance served a request between `start` and `end`.

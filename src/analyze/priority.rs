@@ -93,10 +93,13 @@ pub fn prioritise(
     let is_job = traffic.jobs.contains(service);
 
     // A worker serves no requests: whether it is down is whether its work goes on.
-    let worker = served.is_empty() && !is_job;
-    let worked = span.filter(|_| worker).map_or(0, |(lo, hi)| {
-        traffic.work_minutes(service).range(lo..=hi).count() as i64
-    });
+    let worker = traffic.serves_no_requests(service) && !is_job;
+    let work = if worker {
+        traffic.work_minutes(service)
+    } else {
+        BTreeMap::new()
+    };
+    let worked = span.map_or(0, |(lo, hi)| work.range(lo..=hi).count() as i64);
     // Instances lost after they had worked, not start-ups that failed.
     let lost = crashes.saturating_sub(startup_failures);
     if let Some((lo, hi)) = span
@@ -173,7 +176,7 @@ pub fn prioritise(
     // stop as the failure begins and do not come back while it goes on, nothing is done.
     if failing
         && worker
-        && let Some(reason) = work_stopped(clusters, traffic, window)
+        && let Some(reason) = work_stopped(clusters, &work, window)
     {
         reasons.push(reason);
         return (Priority::P0, reasons);
@@ -312,9 +315,14 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// For a service that serves no requests: its work (lines at INFO or below) went on before
+/// For a service that serves no requests: its work (`work`, lines per minute at INFO or below,
+/// start-ups aside) went on before
 /// the failure and stopped when it began, while the failure lasted to the end of the window.
-fn work_stopped(clusters: &[Cluster], traffic: &Traffic, window: &Window) -> Option<String> {
+fn work_stopped(
+    clusters: &[Cluster],
+    work: &BTreeMap<i64, u64>,
+    window: &Window,
+) -> Option<String> {
     let failing = || {
         clusters
             .iter()
@@ -332,7 +340,6 @@ fn work_stopped(clusters: &[Cluster], traffic: &Traffic, window: &Window) -> Opt
     if end - until > 5 || lasted < 10 || (failing_minutes.len() as i64) * 2 < lasted {
         return None;
     }
-    let work = traffic.work_minutes(clusters[0].stats.service.as_str());
     let before = work.range(..onset).count();
     let after = work.range(onset + 2..).count();
     (before >= 3 && after <= 2).then(|| {
