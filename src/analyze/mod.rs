@@ -362,11 +362,10 @@ impl Analyzer {
             end: self.last.unwrap_or(now),
         });
 
-        let (clusters, occurrences, traffic, folded) = self.clusters.into_parts();
+        let (clusters, occurrences, mut traffic, folded) = self.clusters.into_parts();
         self.totals.folded += folded;
         let mut root_causes = Vec::new();
         let groups = correlate::correlate(clusters, occurrences, &traffic);
-        let mut traffic = traffic;
         for g in &groups {
             if g.clusters
                 .iter()
@@ -562,21 +561,11 @@ impl Clusters {
             }
             if status >= 400 {
                 let trace = intern(&mut self.traces, entry.trace.as_deref());
-                let latency_ns = entry
-                    .http
-                    .as_ref()
-                    .and_then(|h| h.latency_ms)
-                    .filter(|ms| ms.is_finite() && *ms >= 0.0)
-                    .map_or(0, |ms| (ms * 1e6).min(1e15) as i64);
+                let latency_ns = latency_ms(&entry).map_or(0, |ms| (ms * 1e6).min(1e15) as i64);
                 self.traffic
                     .client_error(status, instance, t, latency_ns, trace);
             }
-            if let (Some(trace), Some(ms)) = (
-                entry.trace.as_deref(),
-                entry.http.as_ref().and_then(|h| h.latency_ms),
-            ) && ms.is_finite()
-                && ms >= 0.0
-            {
+            if let (Some(trace), Some(ms)) = (entry.trace.as_deref(), latency_ms(&entry)) {
                 self.traffic
                     .slow_request((ms as u32).min(u32::MAX - 1), trace);
             }
@@ -603,12 +592,7 @@ impl Clusters {
             t,
             trace,
             // Saturating: a latency from outside can be anything.
-            latency_ms: entry
-                .http
-                .as_ref()
-                .and_then(|h| h.latency_ms)
-                .filter(|ms| ms.is_finite() && *ms >= 0.0)
-                .map_or(u32::MAX, |ms| (ms as u32).min(u32::MAX - 1)),
+            latency_ms: latency_ms(&entry).map_or(u32::MAX, |ms| (ms as u32).min(u32::MAX - 1)),
             handled,
             severity,
             clean_exit: is_clean_exit(&entry.message),
@@ -725,6 +709,16 @@ impl Clusters {
         }
         (out, occurrences, traffic, folded)
     }
+}
+
+/// A request log's latency in milliseconds, when it is one a duration can be (from outside,
+/// it can be anything).
+fn latency_ms(entry: &LogEntry) -> Option<f64> {
+    entry
+        .http
+        .as_ref()
+        .and_then(|h| h.latency_ms)
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
 }
 
 /// The end of the signature key of a service's "other" cluster.
