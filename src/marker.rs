@@ -7,6 +7,14 @@ use std::sync::LazyLock;
 /// The part of an update comment that says which root cause it is about.
 pub const UPDATE: &str = "<!-- log-gardener:update";
 
+/// The prefix of the label every issue of a service carries (`service:NAME`).
+pub const SERVICE_LABEL: &str = "service:";
+
+/// The marker at the end of a "not seen since" comment.
+pub fn quiet(fingerprint: &str) -> String {
+    format!("<!-- log-gardener:quiet fingerprint={fingerprint} -->")
+}
+
 /// The marker every issue body carries; how the App finds its issues again.
 pub fn issue(fingerprint: &str) -> String {
     format!("<!-- log-gardener:fingerprint={fingerprint} -->")

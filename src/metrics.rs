@@ -63,6 +63,10 @@ pub static ISSUES_REOPENED: Counter = Counter::new(
     "log_gardener_issues_reopened_total",
     "Issues reopened as regressed.",
 );
+pub static ISSUES_RESOLVED: Counter = Counter::new(
+    "log_gardener_issues_resolved_total",
+    "Issues closed as completed after resolve_after without being seen.",
+);
 pub static GITHUB_ERRORS: Counter = Counter::new(
     "log_gardener_github_errors_total",
     "GitHub API calls that failed (before any retry).",
@@ -80,7 +84,7 @@ pub static LOGGING_RETRIES: Counter = Counter::new(
     "Cloud Logging calls retried after 429 or 5xx.",
 );
 
-const ALL: [&Counter; 14] = [
+const ALL: [&Counter; 15] = [
     &WEBHOOKS,
     &WEBHOOKS_REJECTED,
     &JOBS_DONE,
@@ -91,6 +95,7 @@ const ALL: [&Counter; 14] = [
     &ISSUES_CREATED,
     &ISSUES_COMMENTED,
     &ISSUES_REOPENED,
+    &ISSUES_RESOLVED,
     &GITHUB_ERRORS,
     &GITHUB_RETRIES,
     &LOGGING_ERRORS,

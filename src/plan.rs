@@ -79,6 +79,14 @@ pub struct Tracked {
     pub merged_into: Option<u64>,
     pub last_comment_at: Option<DateTime<Utc>>,
     pub priority: Option<Priority>,
+    /// The service it was seen in.
+    pub service: Option<String>,
+    /// Its last occurrence in a sweep.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Sweeps of its service that have not seen it since.
+    pub quiet_sweeps: u64,
+    /// When its issue was told "not seen since" (cleared when it is seen again).
+    pub quiet_noted_at: Option<DateTime<Utc>>,
 }
 
 /// The plan for every root cause, in the same order.
@@ -212,6 +220,103 @@ fn plan_one(
             "closed as not planned: left closed",
         ),
     }
+}
+
+/// What to do about an open issue whose root causes a sweep no longer sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuietKind {
+    /// One "not seen since" comment, after `quiet_after`.
+    Note,
+    /// The comment, then closed as completed, after `resolve_after`.
+    Resolve,
+}
+
+/// One open issue that has gone quiet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quiet {
+    pub kind: QuietKind,
+    pub issue: u64,
+    pub service: String,
+    /// The last occurrence of any root cause the issue tracks.
+    pub since: DateTime<Utc>,
+    /// Sweeps of the service that have not seen it, this one included.
+    pub sweeps: u64,
+    /// The fingerprints the issue tracks.
+    #[serde(skip)]
+    pub fingerprints: Vec<String>,
+}
+
+/// The open tracked issues this sweep did not see, and what is due for each: a tracked
+/// root cause counts only where its service was read (`swept`) and the sweep saw none of the
+/// fingerprints routed to the same issue. Muted ones are left alone.
+pub fn quiet(
+    seen: &[&str],
+    swept: &[String],
+    issues: &[KnownIssue],
+    state: &HashMap<String, Tracked>,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Vec<Quiet> {
+    // Every fingerprint routed to each issue.
+    let mut routed: HashMap<u64, Vec<(&String, &Tracked)>> = HashMap::new();
+    for (fingerprint, t) in state {
+        if let Some(n) = t.merged_into.or(t.issue) {
+            routed.entry(n).or_default().push((fingerprint, t));
+        }
+    }
+    let mut out: Vec<Quiet> = routed
+        .into_iter()
+        .filter_map(|(number, rows)| {
+            let issue = issues.iter().find(|i| i.number == number)?;
+            if issue.state != IssueState::Open
+                || rows.iter().any(|(f, t)| {
+                    seen.contains(&f.as_str()) || t.muted_until.is_some_and(|u| u > now)
+                })
+            {
+                return None;
+            }
+            // The service of a row from before services were recorded: the issue's label.
+            let service = rows
+                .iter()
+                .find_map(|(_, t)| t.service.clone())
+                .or_else(|| {
+                    issue
+                        .labels
+                        .iter()
+                        .find_map(|l| l.strip_prefix(crate::marker::SERVICE_LABEL))
+                        .map(str::to_string)
+                })?;
+            if !swept.contains(&service) {
+                return None;
+            }
+            let since = rows.iter().filter_map(|(_, t)| t.last_seen).max()?;
+            let quiet_for = now - since;
+            let kind = match config.resolve_after.0 {
+                Some(after) if quiet_for >= after => QuietKind::Resolve,
+                _ if quiet_for >= config.quiet_after.0
+                    && !rows
+                        .iter()
+                        .any(|(_, t)| t.quiet_noted_at.is_some_and(|at| at >= since)) =>
+                {
+                    QuietKind::Note
+                }
+                _ => return None,
+            };
+            let mut fingerprints: Vec<String> = rows.iter().map(|(f, _)| (*f).clone()).collect();
+            fingerprints.sort();
+            Some(Quiet {
+                kind,
+                issue: number,
+                service,
+                since,
+                sweeps: rows.iter().map(|(_, t)| t.quiet_sweeps).max().unwrap_or(0) + 1,
+                fingerprints,
+            })
+        })
+        .collect();
+    out.sort_by_key(|q| q.issue);
+    out
 }
 
 /// The issue whose marker carries the fingerprint: the open one, else the oldest.
@@ -431,5 +536,118 @@ mod tests {
             vec![ActionKind::Create, ActionKind::Create, ActionKind::None]
         );
         assert!(actions[2].reason.contains("limit of 2"));
+    }
+
+    fn quiet_state(last_seen: DateTime<Utc>) -> HashMap<String, Tracked> {
+        HashMap::from([(
+            "aa".to_string(),
+            Tracked {
+                issue: Some(4),
+                service: Some("api".into()),
+                last_seen: Some(last_seen),
+                quiet_sweeps: 3,
+                ..Tracked::default()
+            },
+        )])
+    }
+
+    #[test]
+    fn a_root_cause_not_seen_for_quiet_after_is_noted_once_then_resolved_if_configured() {
+        let open = [issue(4, IssueState::Open, Some("aa"), "x")];
+        let swept = ["api".to_string()];
+        let config = Config::default();
+        let hours = chrono::Duration::hours;
+        // Seen in this sweep, or gone for less than quiet_after: nothing.
+        assert!(
+            quiet(
+                &["aa"],
+                &swept,
+                &open,
+                &quiet_state(now() - hours(30)),
+                &config,
+                now()
+            )
+            .is_empty()
+        );
+        assert!(
+            quiet(
+                &[],
+                &swept,
+                &open,
+                &quiet_state(now() - hours(23)),
+                &config,
+                now()
+            )
+            .is_empty()
+        );
+        // Gone for 30 hours: one note, counting this sweep.
+        let q = quiet(
+            &[],
+            &swept,
+            &open,
+            &quiet_state(now() - hours(30)),
+            &config,
+            now(),
+        );
+        assert_eq!(q.len(), 1);
+        assert_eq!(
+            (q[0].kind, q[0].issue, q[0].sweeps),
+            (QuietKind::Note, 4, 4)
+        );
+        assert_eq!(q[0].since, now() - hours(30));
+        // Noted already since it was last seen: not again.
+        let mut noted = quiet_state(now() - hours(30));
+        noted.get_mut("aa").unwrap().quiet_noted_at = Some(now() - hours(2));
+        assert!(quiet(&[], &swept, &open, &noted, &config, now()).is_empty());
+        // With resolve_after, past it: resolved even when noted.
+        let resolving = Config {
+            resolve_after: crate::config::SpanOrOff(Some(hours(24 * 7))),
+            ..Config::default()
+        };
+        assert!(quiet(&[], &swept, &open, &noted, &resolving, now()).is_empty());
+        let mut old = quiet_state(now() - hours(24 * 8));
+        old.get_mut("aa").unwrap().quiet_noted_at = Some(now() - hours(24 * 6));
+        let q = quiet(&[], &swept, &open, &old, &resolving, now());
+        assert_eq!(q[0].kind, QuietKind::Resolve);
+    }
+
+    #[test]
+    fn quiet_counts_only_open_unmuted_issues_of_a_service_read_with_none_of_its_root_causes_seen() {
+        let state = quiet_state(now() - chrono::Duration::hours(30));
+        let swept = ["api".to_string()];
+        let config = Config::default();
+        let open = [issue(4, IssueState::Open, Some("aa"), "x")];
+        // Another service was read: this one may simply not have run.
+        assert!(quiet(&[], &["worker".to_string()], &open, &state, &config, now()).is_empty());
+        // Closed already.
+        let closed = [issue(4, IssueState::ClosedCompleted, Some("aa"), "x")];
+        assert!(quiet(&[], &swept, &closed, &state, &config, now()).is_empty());
+        // Muted.
+        let mut muted = state.clone();
+        muted.get_mut("aa").unwrap().muted_until = Some(now() + chrono::Duration::days(1));
+        assert!(quiet(&[], &swept, &open, &muted, &config, now()).is_empty());
+        // A root cause merged into #4 was seen: #4 is not quiet.
+        let mut merged = state.clone();
+        merged.insert(
+            "bb".into(),
+            Tracked {
+                issue: Some(9),
+                merged_into: Some(4),
+                service: Some("api".into()),
+                last_seen: Some(now()),
+                ..Tracked::default()
+            },
+        );
+        assert!(quiet(&["bb"], &swept, &open, &merged, &config, now()).is_empty());
+        // A row from before services were recorded: the issue's service label says it.
+        let mut legacy = state.clone();
+        legacy.get_mut("aa").unwrap().service = None;
+        let mut labelled = issue(4, IssueState::Open, Some("aa"), "x");
+        labelled.labels = vec!["service:api".into()];
+        assert_eq!(
+            quiet(&[], &swept, &[labelled], &legacy, &config, now()).len(),
+            1
+        );
+        assert!(quiet(&[], &swept, &open, &legacy, &config, now()).is_empty());
     }
 }

@@ -9,8 +9,10 @@ use crate::config::{Config, Priority, ServiceSpec};
 use crate::github::Repo;
 use crate::metrics;
 use crate::model::{Window, rfc3339};
-use crate::plan::{self, Action, ActionKind, KnownIssue, Tracked};
-use crate::report::issue::{issue_body, issue_labels, issue_title, service_label, update_comment};
+use crate::plan::{self, Action, ActionKind, KnownIssue, Quiet, QuietKind, Tracked};
+use crate::report::issue::{
+    issue_body, issue_labels, issue_title, quiet_comment, service_label, update_comment,
+};
 use crate::report::{Links, Renderer};
 use crate::source::cloud::{CloudLogging, filter_for};
 use crate::source::logfile;
@@ -96,6 +98,8 @@ pub struct Outcome {
     pub analysis: Analysis,
     /// One per root cause, in the same order, with the issue numbers they ended on.
     pub actions: Vec<Action>,
+    /// Open issues whose root causes this sweep did not see, and what was due for each.
+    pub quiet: Vec<Quiet>,
     pub links: Links,
     pub dry_run: bool,
 }
@@ -107,6 +111,7 @@ impl Outcome {
             .worklog(
                 &self.analysis,
                 &self.actions,
+                &self.quiet,
                 &self.links,
                 now,
                 self.dry_run,
@@ -117,13 +122,20 @@ impl Outcome {
     /// One line, for `/gardener status`.
     pub fn summary(&self) -> String {
         let count = |k: ActionKind| self.actions.iter().filter(|a| a.kind == k).count();
+        let resolved = self
+            .quiet
+            .iter()
+            .filter(|q| q.kind == QuietKind::Resolve)
+            .count();
         format!(
-            "{} entries, {} root causes; {} created, {} commented, {} reopened",
+            "{} entries, {} root causes; {} created, {} commented, {} reopened, {} noted quiet, {} resolved",
             self.analysis.totals.entries,
             self.analysis.root_causes.len(),
             count(ActionKind::Create),
             count(ActionKind::Comment),
-            count(ActionKind::Reopen)
+            count(ActionKind::Reopen),
+            self.quiet.len() - resolved,
+            resolved
         )
     }
 }
@@ -143,6 +155,7 @@ pub async fn run(sweep: Sweep<'_>, logs: Logs<'_>, known: Known<'_>) -> anyhow::
             .unwrap_or_else(|_| "HEAD".into());
     }
     let config = sweep.config;
+    let mut quiet = Vec::new();
     let actions = match known {
         Known::Nothing => plan::plan(
             &analysis.root_causes,
@@ -162,6 +175,23 @@ pub async fn run(sweep: Sweep<'_>, logs: Logs<'_>, known: Known<'_>) -> anyhow::
                 None => tracked_from_issues(repo, &issues, &analysis).await?,
             };
             let actions = plan::plan(&analysis.root_causes, &issues, &tracked, config, sweep.now);
+            // Only the store remembers when a root cause was last seen: the issues alone
+            // cannot say it (an update within comment_cooldown writes nothing).
+            if known.store().is_some() {
+                let seen: Vec<&str> = analysis
+                    .root_causes
+                    .iter()
+                    .map(|rc| rc.fingerprint.as_str())
+                    .collect();
+                quiet = plan::quiet(
+                    &seen,
+                    &analysis.services,
+                    &issues,
+                    &tracked,
+                    config,
+                    sweep.now,
+                );
+            }
             if dry_run {
                 actions
             } else {
@@ -172,7 +202,20 @@ pub async fn run(sweep: Sweep<'_>, logs: Logs<'_>, known: Known<'_>) -> anyhow::
                     links: &links,
                     renderer: sweep.renderer,
                 };
-                apply(&target, &analysis, actions, sweep.now).await?
+                let actions = apply(&target, &analysis, actions, sweep.now).await?;
+                if let Some(store) = known.store() {
+                    remember_seen(
+                        store,
+                        &repo.full_name,
+                        &analysis,
+                        &issues,
+                        &tracked,
+                        sweep.now,
+                    )
+                    .await?;
+                    apply_quiet(&target, &quiet, sweep.now).await?;
+                }
+                actions
             }
         }
     };
@@ -180,6 +223,7 @@ pub async fn run(sweep: Sweep<'_>, logs: Logs<'_>, known: Known<'_>) -> anyhow::
     Ok(Outcome {
         analysis,
         actions,
+        quiet,
         links,
         dry_run,
     })
@@ -504,6 +548,7 @@ async fn record(
                 &target.repo.full_name,
                 &rc.fingerprint,
                 number,
+                Some(&rc.service),
                 &rc.title,
                 rc.priority,
                 rc.count,
@@ -511,6 +556,75 @@ async fn record(
                 now,
             )
             .await?;
+    }
+    Ok(())
+}
+
+/// What the store must know for "not seen since": when each tracked root cause of this sweep
+/// last occurred, and one more quiet sweep for the open ones of a service read that it missed.
+async fn remember_seen(
+    store: &Store,
+    repo: &str,
+    analysis: &Analysis,
+    issues: &[KnownIssue],
+    before: &HashMap<String, Tracked>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    // The rows as they are now: a create just added one.
+    let tracked = store.tracked(repo).await?;
+    for rc in &analysis.root_causes {
+        if tracked.contains_key(&rc.fingerprint) {
+            store
+                .seen(repo, &rc.fingerprint, rc.last_seen.unwrap_or(now), now)
+                .await?;
+        }
+    }
+    let open = |n: u64| {
+        issues
+            .iter()
+            .any(|i| i.number == n && i.state == plan::IssueState::Open)
+    };
+    for (fingerprint, t) in before {
+        let missed = !analysis
+            .root_causes
+            .iter()
+            .any(|rc| &rc.fingerprint == fingerprint);
+        let read = t
+            .service
+            .as_ref()
+            .is_some_and(|s| analysis.services.contains(s));
+        if missed && read && t.merged_into.or(t.issue).is_some_and(open) {
+            store.unseen(repo, fingerprint).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Tells each quiet issue once, and closes those due as completed.
+async fn apply_quiet(
+    target: &Target<'_>,
+    quiet: &[Quiet],
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let repo = target.repo;
+    for q in quiet {
+        let body = quiet_comment(target.renderer, q, target.config)?;
+        repo.comment(q.issue, &body).await?;
+        metrics::ISSUES_COMMENTED.inc();
+        if q.kind == QuietKind::Resolve {
+            repo.close(q.issue).await?;
+            metrics::ISSUES_RESOLVED.inc();
+        }
+        if let Some(store) = target.store {
+            for fingerprint in &q.fingerprints {
+                store.quiet_noted(&repo.full_name, fingerprint, now).await?;
+            }
+            if q.kind == QuietKind::Resolve {
+                store
+                    .set_issue_state(&repo.full_name, q.issue, "closed", now)
+                    .await?;
+            }
+        }
     }
     Ok(())
 }

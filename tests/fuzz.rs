@@ -108,7 +108,7 @@ fn check_analysis(bytes: &[u8]) {
         api_url: "https://api.github.com".into(),
     };
     RENDERER
-        .worklog(&analysis, &actions, &links, now(), true)
+        .worklog(&analysis, &actions, &[], &links, now(), true)
         .expect("the worklog renders");
     log_gardener::report::json_result(&analysis, &actions);
     for rc in analysis.root_causes.iter().take(2) {

@@ -42,7 +42,7 @@ fn worklog_of_the_seed_outage() {
     );
     let worklog = Renderer::new()
         .unwrap()
-        .worklog(&analysis, &actions, &links(), now(), true)
+        .worklog(&analysis, &actions, &[], &links(), now(), true)
         .unwrap();
     insta::assert_snapshot!(worklog);
 }

@@ -198,6 +198,7 @@ async fn tracked_root_causes_remember_issue_mute_and_merge(store: Store, _url: &
             "a/b",
             "00000000000000aa",
             12,
+            Some("api"),
             "boom",
             Priority::P1,
             40,
@@ -211,6 +212,7 @@ async fn tracked_root_causes_remember_issue_mute_and_merge(store: Store, _url: &
             "a/b",
             "00000000000000aa",
             12,
+            Some("api"),
             "boom",
             Priority::P0,
             41,
@@ -238,6 +240,35 @@ async fn tracked_root_causes_remember_issue_mute_and_merge(store: Store, _url: &
         store.last_count("a/b", "00000000000000aa").await.unwrap(),
         Some(41)
     );
+    assert_eq!(t.service.as_deref(), Some("api"));
+    // The row was written: it counts as seen then, until a sweep says when it last occurred.
+    assert!(t.last_seen.is_some());
+
+    // Quiet sweeps count up, being seen again starts over, the note is remembered.
+    let seen_at = now - Duration::hours(30);
+    store
+        .seen("a/b", "00000000000000aa", seen_at, now)
+        .await
+        .unwrap();
+    store.unseen("a/b", "00000000000000aa").await.unwrap();
+    store.unseen("a/b", "00000000000000aa").await.unwrap();
+    store
+        .quiet_noted("a/b", "00000000000000aa", now)
+        .await
+        .unwrap();
+    let t = store.tracked("a/b").await.unwrap()["00000000000000aa"].clone();
+    assert_eq!(t.quiet_sweeps, 2);
+    assert_eq!(
+        t.last_seen.map(|t| t.timestamp_micros()),
+        Some(seen_at.timestamp_micros())
+    );
+    assert!(t.quiet_noted_at.is_some());
+    store
+        .seen("a/b", "00000000000000aa", now, now)
+        .await
+        .unwrap();
+    let t = store.tracked("a/b").await.unwrap()["00000000000000aa"].clone();
+    assert_eq!((t.quiet_sweeps, t.quiet_noted_at), (0, None));
     assert_eq!(
         store.fingerprint_of("a/b", 12).await.unwrap().as_deref(),
         Some("00000000000000aa")

@@ -446,6 +446,14 @@ impl Repo {
         Ok(())
     }
 
+    /// Closes an issue as completed (PATCH is idempotent, so retried).
+    pub async fn close(&self, number: u64) -> anyhow::Result<()> {
+        let route = self.route(&format!("/issues/{number}"));
+        let payload = json!({"state": "closed", "state_reason": "completed"});
+        let _: Value = retry(true, || self.gh.patch(&route, Some(&payload))).await?;
+        Ok(())
+    }
+
     /// Adds labels (a set union on GitHub's side, so retried).
     pub async fn add_labels(&self, number: u64, labels: &[String]) -> anyhow::Result<()> {
         let route = self.route(&format!("/issues/{number}/labels"));

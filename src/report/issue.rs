@@ -4,10 +4,10 @@
 use super::{Links, Renderer, root_cause_view};
 use crate::analyze::cluster::truncate;
 use crate::analyze::{Analysis, RootCause};
-use crate::config::Config;
+use crate::config::{Config, format_span};
 use crate::marker;
 use crate::model::rfc3339;
-use crate::plan::{Action, ActionKind};
+use crate::plan::{Action, ActionKind, Quiet, QuietKind};
 use serde_json::json;
 
 /// GitHub's limit on an issue body or comment.
@@ -34,7 +34,8 @@ const SERVICE_NAME_MAX: usize = 42;
 /// The label every issue of a service carries; how the App lists its issues.
 pub fn service_label(service: &str) -> String {
     format!(
-        "service:{}",
+        "{}{}",
+        crate::marker::SERVICE_LABEL,
         super::markdown::name(service, SERVICE_NAME_MAX)
     )
 }
@@ -140,6 +141,32 @@ pub fn update_comment(
         body
     };
     Ok(format!("{body}\n{}\n", marker::update(&rc.fingerprint)))
+}
+
+/// The comment on an issue whose root causes have gone quiet.
+pub fn quiet_comment(
+    renderer: &Renderer,
+    quiet: &Quiet,
+    config: &Config,
+) -> anyhow::Result<String> {
+    let body = renderer
+        .render(
+            "quiet.md",
+            &json!({
+                "since": rfc3339(&quiet.since),
+                "service": quiet.service,
+                "sweeps": quiet.sweeps,
+                "resolved": quiet.kind == QuietKind::Resolve,
+                "resolve_after": config.resolve_after.0.map(format_span),
+            }),
+        )
+        .map_err(|e| anyhow::anyhow!("rendering the quiet comment: {e:?}"))?;
+    let fingerprint = quiet.fingerprints.first().map_or("", String::as_str);
+    Ok(format!(
+        "{}\n{}\n",
+        body.trim_end(),
+        marker::quiet(fingerprint)
+    ))
 }
 
 #[cfg(test)]

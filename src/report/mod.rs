@@ -8,7 +8,7 @@ use crate::analyze::cluster::{Role, in_app_path};
 use crate::analyze::{Analysis, Cluster, RootCause};
 use crate::config::format_span;
 use crate::model::{Window, rfc3339};
-use crate::plan::{Action, ActionKind};
+use crate::plan::{Action, ActionKind, Quiet, QuietKind};
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
@@ -341,6 +341,7 @@ impl Renderer {
             ("worklog.md", include_str!("../../templates/worklog.md")),
             ("issue.md", include_str!("../../templates/issue.md")),
             ("comment.md", include_str!("../../templates/comment.md")),
+            ("quiet.md", include_str!("../../templates/quiet.md")),
         ])?;
         tera.autoescape_on(vec![]);
         tera.register_filter("md", text_filter(markdown::inline));
@@ -367,6 +368,7 @@ impl Renderer {
         &self,
         analysis: &Analysis,
         actions: &[Action],
+        quiet: &[Quiet],
         links: &Links,
         now: DateTime<Utc>,
         dry_run: bool,
@@ -411,7 +413,22 @@ impl Renderer {
             "root_causes": root_causes,
             "total_root_causes": analysis.root_causes.len(),
             "hidden": hidden,
-            "written": filed,
+            "written": filed + quiet.len(),
+            "quiet": quiet
+                .iter()
+                .map(|q| json!({
+                    "issue": q.issue,
+                    "service": q.service,
+                    "since": rfc3339(&q.since),
+                    "sweeps": q.sweeps,
+                    "verb": match (q.kind, dry_run) {
+                        (QuietKind::Note, true) => "would say it is not seen since",
+                        (QuietKind::Note, false) => "said it is not seen since",
+                        (QuietKind::Resolve, true) => "would close as completed",
+                        (QuietKind::Resolve, false) => "closed as completed",
+                    },
+                }))
+                .collect::<Vec<_>>(),
             "dry_run": dry_run,
             "repo": links.repo,
         });

@@ -627,6 +627,7 @@ async fn tracked_fingerprint(state: &AppState, repo: &Repo, issue: u64) -> anyho
                 &repo.full_name,
                 &fp,
                 issue,
+                None,
                 "",
                 crate::config::Priority::P3,
                 0,

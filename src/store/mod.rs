@@ -93,19 +93,37 @@ fn parse_time(text: Option<String>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn migrator(postgres: bool) -> Migrator {
-    let sql = if postgres {
-        include_str!("../../migrations/postgres/0001_init.sql")
-    } else {
-        include_str!("../../migrations/sqlite/0001_init.sql")
-    };
-    Migrator::with_migrations(vec![Migration::new(
+/// The migrations of each database, in order: (version, name, SQLite, PostgreSQL).
+const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
+    (
         1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        SqlStr::from_static(sql),
-        false,
-    )])
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "quiet",
+        include_str!("../../migrations/sqlite/0002_quiet.sql"),
+        include_str!("../../migrations/postgres/0002_quiet.sql"),
+    ),
+];
+
+fn migrator(postgres: bool) -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|(version, name, sqlite, pg)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*name),
+                    MigrationType::Simple,
+                    SqlStr::from_static(if postgres { pg } else { sqlite }),
+                    false,
+                )
+            })
+            .collect(),
+    )
 }
 
 impl Store {
@@ -389,7 +407,7 @@ impl Store {
     /// What the App remembers of each fingerprint of a repository.
     pub async fn tracked(&self, repo: &str) -> anyhow::Result<HashMap<String, Tracked>> {
         let rows = with_pool!(self, p => sqlx::query(
-            "SELECT fingerprint, issue, priority, muted_until, merged_into, last_comment_at FROM tracked WHERE repo = $1",
+            "SELECT fingerprint, issue, priority, muted_until, merged_into, last_comment_at, service, last_seen, quiet_sweeps, quiet_noted_at FROM tracked WHERE repo = $1",
         )
         .bind(repo)
         .fetch_all(p)
@@ -406,6 +424,10 @@ impl Store {
                     muted_until: parse_time(r.try_get("muted_until")?),
                     merged_into: r.try_get::<Option<i64>, _>("merged_into")?.map(|n| n as u64),
                     last_comment_at: parse_time(r.try_get("last_comment_at")?),
+                    service: r.try_get("service")?,
+                    last_seen: parse_time(r.try_get("last_seen")?),
+                    quiet_sweeps: r.try_get::<i64, _>("quiet_sweeps")?.max(0) as u64,
+                    quiet_noted_at: parse_time(r.try_get("quiet_noted_at")?),
                 },
             ))
         })
@@ -420,6 +442,7 @@ impl Store {
         repo: &str,
         fingerprint: &str,
         issue: u64,
+        service: Option<&str>,
         title: &str,
         priority: Priority,
         count: u64,
@@ -428,11 +451,11 @@ impl Store {
     ) -> anyhow::Result<()> {
         let now = db_time(now);
         let comment_at = commented.then(|| now.clone());
-        execute!(self, "INSERT INTO tracked (repo, fingerprint, issue, title, state, priority, last_comment_at, last_count, updated_at)
-             VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8)
-             ON CONFLICT (repo, fingerprint) DO UPDATE SET issue = excluded.issue, title = excluded.title, state = 'open',
+        execute!(self, "INSERT INTO tracked (repo, fingerprint, issue, service, title, state, priority, last_comment_at, last_count, last_seen, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $9)
+             ON CONFLICT (repo, fingerprint) DO UPDATE SET issue = excluded.issue, service = COALESCE(excluded.service, tracked.service), title = excluded.title, state = 'open',
                  priority = excluded.priority, last_comment_at = COALESCE(excluded.last_comment_at, tracked.last_comment_at),
-                 last_count = excluded.last_count, updated_at = excluded.updated_at", repo, fingerprint, issue as i64, title, priority.label(), comment_at, count as i64, &now)?;
+                 last_count = excluded.last_count, updated_at = excluded.updated_at", repo, fingerprint, issue as i64, service, title, priority.label(), comment_at, count as i64, &now)?;
         Ok(())
     }
 
@@ -477,6 +500,55 @@ impl Store {
             repo,
             issue as i64,
             state,
+            &now
+        )?;
+        Ok(())
+    }
+
+    /// A sweep saw a tracked fingerprint: when it last occurred, and no longer quiet.
+    pub async fn seen(
+        &self,
+        repo: &str,
+        fingerprint: &str,
+        last_seen: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let (last_seen, now) = (db_time(last_seen), db_time(now));
+        execute!(
+            self,
+            "UPDATE tracked SET last_seen = $3, quiet_sweeps = 0, quiet_noted_at = NULL, updated_at = $4 WHERE repo = $1 AND fingerprint = $2",
+            repo,
+            fingerprint,
+            &last_seen,
+            &now
+        )?;
+        Ok(())
+    }
+
+    /// A sweep of its service did not see a tracked fingerprint.
+    pub async fn unseen(&self, repo: &str, fingerprint: &str) -> anyhow::Result<()> {
+        execute!(
+            self,
+            "UPDATE tracked SET quiet_sweeps = quiet_sweeps + 1 WHERE repo = $1 AND fingerprint = $2",
+            repo,
+            fingerprint
+        )?;
+        Ok(())
+    }
+
+    /// The issue of a fingerprint was told "not seen since".
+    pub async fn quiet_noted(
+        &self,
+        repo: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let now = db_time(now);
+        execute!(
+            self,
+            "UPDATE tracked SET quiet_noted_at = $3, updated_at = $3 WHERE repo = $1 AND fingerprint = $2",
+            repo,
+            fingerprint,
             &now
         )?;
         Ok(())
