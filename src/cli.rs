@@ -327,6 +327,7 @@ async fn sweep(mut args: SweepArgs) -> anyhow::Result<()> {
                 source_root: config.source_root.clone(),
                 gcp_project: project.clone(),
                 api_url: crate::github::api_url_from_env(),
+                ..Links::default()
             },
             renderer: &renderer,
             dry_run: args.dry_run,

@@ -22,11 +22,12 @@
 //! - [`cli`] and [`server`] decide the window and the source, call [`sweep::run`], and print
 //!   or post its outcome. [`error`] tells the asker's mistakes from failures, in one place.
 //!
-//! Each module imports only those listed before it (and `model`, `config`, `error`, which
-//! import nothing of the rest): the arrows run one way, with no circle.
+//! Each module imports only those listed before it (and `model`, `config`, `error`,
+//! `codeowners`, which import nothing of the rest): the arrows run one way, with no circle.
 
 pub mod analyze;
 pub mod cli;
+pub mod codeowners;
 pub mod config;
 pub mod error;
 pub mod github;

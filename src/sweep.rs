@@ -5,6 +5,7 @@
 
 use crate::analyze::redact::Redactor;
 use crate::analyze::{Analysis, Analyzer, Options, RootCause};
+use crate::codeowners::CodeOwners;
 use crate::config::{Config, Priority, ServiceSpec};
 use crate::github::Repo;
 use crate::metrics;
@@ -195,6 +196,14 @@ pub async fn run(sweep: Sweep<'_>, logs: Logs<'_>, known: Known<'_>) -> anyhow::
             if dry_run {
                 actions
             } else {
+                // A new issue names the owners of the failing code: read CODEOWNERS only then.
+                if actions
+                    .iter()
+                    .any(|a| a.kind == ActionKind::Create || a.adopt)
+                {
+                    links.owners = codeowners(repo).await;
+                    links.mention_owners = config.mention_owners;
+                }
                 let target = Target {
                     repo,
                     store: known.store(),
@@ -453,6 +462,23 @@ async fn known_issues(
     let mut issues: Vec<KnownIssue> = found.into_values().collect();
     issues.sort_by_key(|i| i.number);
     Ok(issues)
+}
+
+/// The repository's CODEOWNERS, the first of GitHub's places that has one. The App may read
+/// it only where its single-file permission names the path: anything it cannot read (403,
+/// an outage) leaves the issues without suggested owners, never fails the sweep.
+async fn codeowners(repo: &Repo) -> Option<CodeOwners> {
+    for path in crate::codeowners::PATHS {
+        match repo.file(path).await {
+            Ok(Some(text)) => return Some(CodeOwners::parse(&text)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(repo = %repo.full_name, path, error = %format!("{e:#}"), "CODEOWNERS not readable: no suggested owners");
+                return None;
+            }
+        }
+    }
+    None
 }
 
 /// Where a sweep writes: the repository, and the store when there is one (the server).

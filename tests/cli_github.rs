@@ -238,3 +238,59 @@ async fn the_cooldown_reads_the_newest_comments_of_a_long_issue() {
     );
     assert_eq!(gh.comments(REPO, human).len(), 351);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_issue_names_the_codeowners_of_the_failing_file_and_mentions_only_when_asked() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(TOKEN, "github-actions[bot]", "Bot");
+    // GitHub's order: .github/CODEOWNERS wins over the root's; the last matching line wins.
+    gh.set_file(REPO, "CODEOWNERS", "* @acme/nobody\n");
+    gh.set_file(
+        REPO,
+        ".github/CODEOWNERS",
+        "* @acme/platform\nnetra_backend/ @acme/backend\n/netra_backend/app/middleware/*.py @acme/edge lead@acme.example\n",
+    );
+    sweep(&gh.url, Some(TOKEN), &[]).await;
+    let body = gh.issues(REPO)[0].body.clone();
+    let row = body
+        .lines()
+        .find(|l| l.contains("Suggested owners"))
+        .unwrap_or_else(|| panic!("no owners in\n{body}"));
+    assert!(
+        row.contains("`@acme/edge`, `lead@acme.example`")
+            && row.contains("netra_backend/app/middleware/gcp_auth_context_middleware.py"),
+        "{row}"
+    );
+    assert!(!body.contains("@acme/platform") && !body.contains("@acme/nobody"));
+
+    // mention_owners: true makes them @-mentions; a repository without CODEOWNERS has none.
+    const OTHER: &str = "acme/other";
+    gh.add_repo(OTHER);
+    gh.set_file(OTHER, ".github/log-gardener.yml", "mention_owners: true\n");
+    gh.set_file(OTHER, "docs/CODEOWNERS", "*.py @acme/python-team\n");
+    let run = |repo: &'static str| {
+        let api = gh.url.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+                .args(["sweep", "--logs", &example(), "--repo", repo])
+                .env("GITHUB_API_URL", &api)
+                .env("GITHUB_TOKEN", TOKEN)
+                .env_remove("APP_ID")
+                .output()
+                .expect("run log-gardener")
+        })
+    };
+    assert!(run(OTHER).await.unwrap().status.success());
+    let body = gh.issues(OTHER)[0].body.clone();
+    let row = body
+        .lines()
+        .find(|l| l.contains("Suggested owners"))
+        .unwrap();
+    assert!(row.contains("| @acme/python-team ("), "{row}");
+
+    const BARE: &str = "acme/bare";
+    gh.add_repo(BARE);
+    assert!(run(BARE).await.unwrap().status.success());
+    assert!(!gh.issues(BARE)[0].body.contains("Suggested owners"));
+}

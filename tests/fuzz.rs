@@ -106,6 +106,7 @@ fn check_analysis(bytes: &[u8]) {
         source_root: config.source_root.clone(),
         gcp_project: Some("p".into()),
         api_url: "https://api.github.com".into(),
+        ..Links::default()
     };
     RENDERER
         .worklog(&analysis, &actions, &[], &links, now(), true)

@@ -81,6 +81,7 @@ impl World {
                     source_root: config.source_root.clone(),
                     gcp_project: Some("netra-staging".into()),
                     api_url: self.gh.url.clone(),
+                    ..Links::default()
                 },
                 renderer: &self.renderer,
                 dry_run: false,

@@ -2,6 +2,7 @@
 //! outage. A change to a template or to the analysis shows up here in review.
 
 use chrono::{DateTime, Utc};
+use log_gardener::codeowners::CodeOwners;
 use log_gardener::config::Config;
 use log_gardener::plan::{self, Action, ActionKind};
 use log_gardener::report::issue::{issue_body, update_comment};
@@ -27,6 +28,11 @@ fn links() -> Links {
         source_root: "/app".into(),
         gcp_project: Some("netra-staging".into()),
         api_url: "https://api.github.com".into(),
+        // The failing file's owners are named, as code: nobody is notified.
+        owners: Some(CodeOwners::parse(
+            "* @acme/platform\n/netra_backend/app/middleware/ @acme/edge oncall@acme.example\n",
+        )),
+        ..Links::default()
     }
 }
 

@@ -6,6 +6,7 @@ pub mod markdown;
 
 use crate::analyze::cluster::{Role, in_app_path};
 use crate::analyze::{Analysis, Cluster, RootCause};
+use crate::codeowners::CodeOwners;
 use crate::config::format_span;
 use crate::model::{Window, rfc3339};
 use crate::plan::{Action, ActionKind, Quiet, QuietKind};
@@ -128,6 +129,10 @@ pub struct Links {
     pub gcp_project: Option<String>,
     /// The REST API base (`GITHUB_API_URL`), from which the web address follows.
     pub api_url: String,
+    /// The repository's CODEOWNERS, when it has one the App may read.
+    pub owners: Option<CodeOwners>,
+    /// `mention_owners`: name the owners as @-mentions (a notification) instead of as code.
+    pub mention_owners: bool,
 }
 
 impl Links {
@@ -204,6 +209,37 @@ fn frames(rc: &RootCause, links: &Links) -> Vec<FrameView> {
         .collect()
 }
 
+/// Who owns the innermost frame of the service's own code, by CODEOWNERS: the file, and each
+/// owner as markdown (code, so nobody is notified, unless `mention_owners`).
+fn owners_view(rc: &RootCause, links: &Links) -> Value {
+    let (Some(file), Some(e)) = (&links.owners, rc.exception()) else {
+        return Value::Null;
+    };
+    let Some(path) = e
+        .frames
+        .iter()
+        .rev()
+        .find_map(|f| in_app_path(f, &links.source_root))
+    else {
+        return Value::Null;
+    };
+    let owners: Vec<String> = file
+        .owners_of(&path)
+        .iter()
+        .map(|o| {
+            if links.mention_owners && o.starts_with('@') {
+                o.clone()
+            } else {
+                format!("`{o}`")
+            }
+        })
+        .collect();
+    if owners.is_empty() {
+        return Value::Null;
+    }
+    json!({"path": path, "names": owners.join(", ")})
+}
+
 /// Events per bucket of the window, at most `max` buckets of whole minutes: (first minute of
 /// the bucket, events).
 fn buckets(minutes: &BTreeMap<i64, u64>, window: &Window, max: usize) -> Vec<(i64, u64)> {
@@ -270,6 +306,7 @@ pub fn root_cause_view(rc: &RootCause, window: &Window, links: &Links) -> Value 
         "instances": rc.instances().len(),
         "clusters": clusters,
         "frames": frames(rc, links),
+        "owners": owners_view(rc, links),
         "has_cause": rc.has_cause(),
         "sparkline": sparkline(&minutes, window, 30),
         "console_url": links.console_url(&rc.service, window),

@@ -168,6 +168,7 @@ async fn sweep_locked(
                 source_root: config.source_root.clone(),
                 gcp_project: Some(project.to_string()),
                 api_url: state.config.github_api_url.clone(),
+                ..Links::default()
             },
             renderer: &state.renderer,
             dry_run,
