@@ -170,8 +170,8 @@ apps/ @octocat
         assert_eq!(owners(&file, "src/web/app.js"), ["@js-owner"]);
         assert_eq!(owners(&file, "cmd/main.go"), ["docs@example.com"]);
         assert_eq!(owners(&file, "notes/a.txt"), ["@octo-org/octocats"]);
-        // A directory owns everything beneath it, at any depth.
-        assert_eq!(owners(&file, "build/logs/deep/x.log"), ["@doctocat"]);
+        // A directory owns everything beneath it, at any depth; the later `**/logs` wins there.
+        assert_eq!(owners(&file, "build/logs/deep/x.log"), ["@octocat"]);
         assert_eq!(
             owners(&file, "scripts/deploy/run.sh"),
             ["@doctocat", "@octocat"]

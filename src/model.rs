@@ -67,11 +67,11 @@ impl FromStr for Severity {
         let upper = s.trim().to_ascii_uppercase();
         Ok(match upper.as_str() {
             "DEFAULT" => Severity::Default,
-            "DEBUG" | "TRACE" | "FINE" | "FINER" | "FINEST" => Severity::Debug,
+            "DEBUG" | "TRACE" | "VERBOSE" | "FINE" | "FINER" | "FINEST" => Severity::Debug,
             "INFO" | "INFORMATION" => Severity::Info,
             "NOTICE" => Severity::Notice,
             "WARNING" | "WARN" => Severity::Warning,
-            "ERROR" | "ERR" | "SEVERE" => Severity::Error,
+            "ERROR" | "ERR" | "SEVERE" | "DPANIC" => Severity::Error,
             "CRITICAL" | "FATAL" | "CRIT" => Severity::Critical,
             "ALERT" => Severity::Alert,
             "EMERGENCY" | "EMERG" | "PANIC" => Severity::Emergency,
@@ -132,6 +132,12 @@ pub struct LogEntry {
     pub stack_trace: Option<String>,
     pub http: Option<HttpRequest>,
     pub labels: BTreeMap<String, String>,
+    /// The request an application's line was written in, as its logger names it
+    /// (`GET /orders/7`, query left off): how lines without a trace find their request log.
+    pub request: Option<String>,
+    /// The status an application's line reports for its request (an access-log line of the
+    /// framework, `res.statusCode`, `StatusCode`).
+    pub response_status: Option<u16>,
 }
 
 impl LogEntry {
@@ -149,6 +155,8 @@ impl LogEntry {
             stack_trace: None,
             http: None,
             labels: BTreeMap::new(),
+            request: None,
+            response_status: None,
         }
     }
 

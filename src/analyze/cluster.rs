@@ -94,6 +94,9 @@ pub struct ClusterStats {
     /// Events logged while serving a request that was answered with a client error (4xx):
     /// the framework handled them, the client was at fault.
     pub answered_4xx: u64,
+    /// Lines that report their request's response as a server error (a framework's own
+    /// access-log line: `res.statusCode` 500, `responded 500`).
+    pub reported_5xx: u64,
     /// Distinct exception messages, a few.
     pub messages: Vec<String>,
     /// Distinct routes of its requests (`POST /v1/export 504`), a few.
@@ -120,6 +123,7 @@ impl ClusterStats {
             instances: BTreeSet::new(),
             handled: 0,
             answered_4xx: 0,
+            reported_5xx: 0,
             messages: Vec::new(),
             routes: Vec::new(),
             minutes: BTreeMap::new(),
@@ -232,6 +236,7 @@ impl ClusterStats {
         }
         self.handled += other.handled;
         self.answered_4xx += other.answered_4xx;
+        self.reported_5xx += other.reported_5xx;
         for m in other.messages {
             self.note_message(&m);
         }
@@ -397,6 +402,10 @@ pub static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 static ACCESS_LOG_5XX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#""(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ HTTP/[\d.]+" 5\d\d\b|^Completed 5\d\d \w"#).unwrap()
 });
+/// An error message that only restates the response's status.
+static RESTATES_STATUS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:request )?(?:failed|errored)? ?with status(?: code)?:? 5\d\d\b").unwrap()
+});
 static HEALTH_PATH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)^/(?:_ah/|api/|actuator/)?(?:health|healthz|healthcheck|health-check|ready|readyz|readiness|livez|live|liveness|ping|status|up|heartbeat)(?:/(?:live|ready|liveness|readiness))?/?$",
@@ -421,6 +430,17 @@ pub fn is_static_path(path: &str) -> bool {
 
 /// What a cluster says, from its text, exception, severity and HTTP statuses.
 pub fn classify(text: &str, stats: &ClusterStats) -> Role {
+    // A line that reports its response as a server error is a symptom, unless it carries an
+    // exception that says more than the status (pino-http's `failed with status code 500`
+    // says nothing more).
+    if stats.reported_5xx * 2 > stats.count
+        && stats
+            .exception
+            .as_ref()
+            .is_none_or(|e| RESTATES_STATUS.is_match(&e.message))
+    {
+        return Role::Symptom(SymptomKind::ServerError);
+    }
     if let Some(e) = &stats.exception {
         return Role::Cause(exception_kind(e));
     }
@@ -601,6 +621,39 @@ mod tests {
         let mut s = ClusterStats::new("svc");
         s.record("x", severity, 1, None, None, None, false, None);
         s
+    }
+
+    #[test]
+    fn a_line_reporting_its_response_as_a_5xx_is_a_symptom_unless_its_exception_says_more() {
+        let mut s = stats_with(Severity::Error);
+        s.reported_5xx = 1;
+        assert_eq!(
+            classify("response failed", &s),
+            Role::Symptom(SymptomKind::ServerError)
+        );
+        let exception = |message: &str| Exception {
+            kind: "Error".into(),
+            message: message.into(),
+            frames: Vec::new(),
+            raised_while_handling: Vec::new(),
+        };
+        s.exception = Some(exception("failed with status code 500"));
+        assert_eq!(
+            classify("request errored", &s),
+            Role::Symptom(SymptomKind::ServerError)
+        );
+        s.exception = Some(exception("Connection refused (fx.internal:443)"));
+        assert!(matches!(
+            classify("HTTP GET /x responded 500", &s),
+            Role::Cause(_)
+        ));
+        // Without the report, the same line is the error it says.
+        s.reported_5xx = 0;
+        s.exception = None;
+        assert_eq!(
+            classify("response failed", &s),
+            Role::Cause(CauseKind::Error)
+        );
     }
 
     #[test]

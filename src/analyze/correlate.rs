@@ -109,14 +109,38 @@ impl Index {
             }
         }
         let mut trace_causes: HashMap<u32, Vec<usize>> = HashMap::new();
+        // A warning that names what failed (`connect to db:5432 failed`) is the cause of a
+        // request whose only error is a wrapper or its 5xx: (trace, warnings).
+        let mut trace_warnings: HashMap<u32, Vec<usize>> = HashMap::new();
+        let names: Vec<bool> = clusters
+            .iter()
+            .map(|c| {
+                matches!(c.role, Role::FailureWarning)
+                    && c.stats
+                        .examples
+                        .iter()
+                        .any(|e| super::entities::names_something(super::joiner::headline(e)))
+            })
+            .collect();
         for o in occurrences {
             let a = o.cluster as usize;
-            if o.trace != 0 && matches!(clusters[a].role, Role::Cause(_)) {
-                let owners = trace_causes.entry(o.trace).or_default();
-                if !owners.contains(&a) {
-                    owners.push(a);
-                }
+            if o.trace == 0 {
+                continue;
             }
+            let table = if matches!(clusters[a].role, Role::Cause(_)) {
+                &mut trace_causes
+            } else if names[a] {
+                &mut trace_warnings
+            } else {
+                continue;
+            };
+            let owners = table.entry(o.trace).or_default();
+            if !owners.contains(&a) {
+                owners.push(a);
+            }
+        }
+        for (trace, warnings) in trace_warnings {
+            trace_causes.entry(trace).or_insert(warnings);
         }
         Index {
             handled: clusters.iter().map(is_handled).collect(),

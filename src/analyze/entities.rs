@@ -18,6 +18,12 @@ static SOCKET: LazyLock<Regex> = LazyLock::new(|| {
 });
 static URL_HOST: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?([\w.-]+)").unwrap());
+/// The host a name lookup failed for: Node's `getaddrinfo ENOTFOUND db.internal`, Go's
+/// `lookup db.internal on …: no such host`, Java's `UnknownHostException: db.internal`,
+/// curl's `Could not resolve host: db.internal`, libpq's `could not translate host name`.
+static LOOKUP_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:\bENOTFOUND|\bEAI_AGAIN|UnknownHostException:|\blookup|[Cc]ould not resolve host:?|[Ff]ailed to resolve|translate host name|[Uu]nknown host:?)\s+['"]?([a-zA-Z0-9][\w-]*(?:\.[\w-]+)+)"#).unwrap()
+});
 static ENV_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b").unwrap());
 static SIGNAL: LazyLock<Regex> =
@@ -71,6 +77,7 @@ pub fn is_specific(entity: &str) -> bool {
 pub fn names_something(text: &str) -> bool {
     SOCKET.is_match(text)
         || URL_HOST.is_match(text)
+        || LOOKUP_HOST.is_match(text)
         || MODULE.is_match(text)
         || ENV_NAME.is_match(text)
 }
@@ -99,6 +106,7 @@ fn is_status_code(word: &str) -> bool {
 pub fn names_a_place(text: &str) -> bool {
     SOCKET.is_match(text)
         || URL_HOST.is_match(text)
+        || LOOKUP_HOST.is_match(text)
         || MODULE.is_match(text)
         || FILE_LINE.is_match(text)
         || ENV_NAME.captures_iter(text).any(|c| !is_status_code(&c[1]))
@@ -152,6 +160,9 @@ fn named_in(text: &str, out: &mut BTreeSet<String>) {
             out.insert(format!("host {}", &c[1]));
         }
     }
+    for c in LOOKUP_HOST.captures_iter(text) {
+        out.insert(format!("host {}", &c[1]));
+    }
     for c in QUOTED.captures_iter(text) {
         let v = &c[1];
         if !COMMON.contains(&v) && v.chars().any(|ch| ch.is_alphanumeric()) && !v.contains("<*>") {
@@ -167,5 +178,55 @@ fn named_in(text: &str, out: &mut BTreeSet<String>) {
     }
     for c in FILE_LINE.captures_iter(text) {
         out.insert(format!("file {}:{}", &c[1], &c[2]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(text: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        named_in(text, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_host_a_lookup_failed_for_is_named() {
+        for (text, host) in [
+            (
+                "getaddrinfo ENOTFOUND reports-replica.db.internal",
+                "reports-replica.db.internal",
+            ),
+            (
+                "getaddrinfo EAI_AGAIN redis.cache.internal",
+                "redis.cache.internal",
+            ),
+            (
+                "dial tcp: lookup pg.prod.internal on 169.254.169.254:53: no such host",
+                "pg.prod.internal",
+            ),
+            (
+                "java.net.UnknownHostException: billing-db.internal",
+                "billing-db.internal",
+            ),
+            (
+                "Could not resolve host: api.partner.example",
+                "api.partner.example",
+            ),
+        ] {
+            assert!(
+                named(text).contains(&format!("host {host}")),
+                "{text}: {:?}",
+                named(text)
+            );
+            assert!(names_something(text) && names_a_place(text), "{text}");
+        }
+        // A dotted name that no lookup failed for is not a host.
+        assert!(
+            !named("loaded org.springframework.boot settings")
+                .iter()
+                .any(|e| e.starts_with("host "))
+        );
     }
 }

@@ -21,6 +21,8 @@ pub struct Occurrence {
     pub t: i64,
     /// 0 when the entry had no trace.
     pub trace: u32,
+    /// The request it names (`GET /orders/7`), 0 for none.
+    pub request: u32,
     /// How long the request took in milliseconds, for request logs (`u32::MAX` for none).
     pub latency_ms: u32,
     /// Part of a handled report (a logging library's error block).
@@ -28,6 +30,67 @@ pub struct Occurrence {
     pub severity: Severity,
     /// An exit with status 0: a job's task that finished, not a crash.
     pub clean_exit: bool,
+}
+
+/// Lines an application wrote without a trace, inside a request its logger names, take the
+/// trace of that request's log: the same request (method and path) on the same instance,
+/// the nearest within its latency and two seconds. A line whose request left no log here (it
+/// went through: only failed requests are kept) gets a trace of its own, shared with
+/// nothing, so that "in 9 of 10 of its requests" still counts the requests that went well.
+pub fn trace_by_request(occurrences: &mut [Occurrence]) {
+    const SLACK_NS: i64 = 2_000_000_000;
+    /// When a traced line was written, how far from it its request reaches, its trace.
+    type Traced = (i64, i64, u32);
+    let mut traced: HashMap<(u32, u32), Vec<Traced>> = HashMap::new();
+    for o in occurrences.iter() {
+        if o.trace != 0 && o.request != 0 && o.instance != 0 {
+            let latency = if o.latency_ms == u32::MAX {
+                0
+            } else {
+                i64::from(o.latency_ms) * 1_000_000
+            };
+            traced.entry((o.instance, o.request)).or_default().push((
+                o.t,
+                latency + SLACK_NS,
+                o.trace,
+            ));
+        }
+    }
+    // Traces of their own count down from the top, past every interned one.
+    let mut own = u32::MAX;
+    for o in occurrences.iter_mut() {
+        if o.trace != 0 || o.request == 0 {
+            continue;
+        }
+        let Some(candidates) = traced.get(&(o.instance, o.request)) else {
+            o.trace = own;
+            own -= 1;
+            continue;
+        };
+        let mut near = candidates
+            .iter()
+            .filter(|(t, reach, _)| (o.t - t).abs() <= *reach)
+            .map(|(t, _, trace)| ((o.t - t).abs(), *trace));
+        let Some(mut best) = near.next() else {
+            o.trace = own;
+            own -= 1;
+            continue;
+        };
+        let mut tie = false;
+        for c in near {
+            if c.0 < best.0 {
+                (best, tie) = (c, false);
+            } else if c.0 == best.0 && c.1 != best.1 {
+                tie = true;
+            }
+        }
+        if tie {
+            o.trace = own;
+            own -= 1;
+        } else {
+            o.trace = best.1;
+        }
+    }
 }
 
 /// What was served, for "the service kept serving" and "this instance was up".
@@ -353,4 +416,60 @@ fn split_instance(
         start_ns: occurrences[start].t,
         end_ns: last_t,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(instance: u32, t_ms: i64, trace: u32, request: u32, latency_ms: u32) -> Occurrence {
+        Occurrence {
+            cluster: 0,
+            instance,
+            t: t_ms * 1_000_000,
+            trace,
+            request,
+            latency_ms,
+            handled: false,
+            severity: Severity::Error,
+            clean_exit: false,
+        }
+    }
+
+    #[test]
+    fn lines_without_a_trace_take_the_trace_of_their_request_log() {
+        let mut o = vec![
+            // The request log of GET /a on instance 1, 3 s long, trace 7.
+            line(1, 10_000, 7, 1, 3_000),
+            // Lines of the same request: inside it, or within two seconds of its reach.
+            line(1, 8_000, 0, 1, u32::MAX),
+            line(1, 14_500, 0, 1, u32::MAX),
+            // Another instance, another request, too far: a trace of their own each.
+            line(2, 9_000, 0, 1, u32::MAX),
+            line(1, 9_000, 0, 2, u32::MAX),
+            line(1, 30_000, 0, 1, u32::MAX),
+            // No request named: left alone.
+            line(1, 9_000, 0, 0, u32::MAX),
+        ];
+        trace_by_request(&mut o);
+        let traces: Vec<u32> = o.iter().map(|o| o.trace).collect();
+        assert_eq!(&traces[..3], &[7, 7, 7]);
+        let own = &traces[3..6];
+        assert!(own.iter().all(|&t| t > 1_000_000), "{traces:?}");
+        assert!(own[0] != own[1] && own[1] != own[2] && own[0] != own[2]);
+        assert_eq!(traces[6], 0);
+    }
+
+    #[test]
+    fn a_line_between_two_equally_near_requests_keeps_its_own_trace() {
+        let mut o = vec![
+            line(1, 10_000, 7, 1, 0),
+            line(1, 12_000, 8, 1, 0),
+            line(1, 11_000, 0, 1, u32::MAX),
+            line(1, 11_800, 0, 1, u32::MAX),
+        ];
+        trace_by_request(&mut o);
+        assert!(o[2].trace > 1_000_000);
+        assert_eq!(o[3].trace, 8);
+    }
 }

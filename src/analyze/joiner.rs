@@ -41,6 +41,10 @@ static LOG_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The message without the logging library's prefix (only when it has one).
 pub fn strip_log_prefix(line: &str) -> &str {
+    // Next.js marks its lines with a glyph for their level (` ⨯ ` error, ` ⚠ ` warning).
+    if let Some((_, rest)) = level_glyph(line) {
+        return rest;
+    }
     // Only a bracket, a digit or a level word can start a prefix: most lines skip the regex.
     let starts = line.as_bytes().first().is_some_and(|b| {
         b.is_ascii_digit()
@@ -57,6 +61,22 @@ pub fn strip_log_prefix(line: &str) -> &str {
         Some(m) if m.end() > 0 => &line[m.end()..],
         _ => line,
     }
+}
+
+/// The level glyph a line starts with (Next.js: `⨯` error, `⚠` warning, `✓ ○ ▲ »` info), and
+/// the rest of the line.
+fn level_glyph(line: &str) -> Option<(Severity, &str)> {
+    let trimmed = line.trim_start_matches(' ');
+    let mut chars = trimmed.chars();
+    let severity = match chars.next()? {
+        '⨯' => Severity::Error,
+        '⚠' => Severity::Warning,
+        '✓' | '○' | '▲' | '»' => Severity::Info,
+        _ => return None,
+    };
+    let rest = chars.as_str();
+    rest.starts_with(' ')
+        .then(|| (severity, rest.trim_start_matches(' ')))
 }
 
 static HEADER: LazyLock<Regex> = LazyLock::new(|| {
@@ -714,6 +734,9 @@ static ERROR_START: LazyLock<Regex> = LazyLock::new(|| {
 /// says FATAL was not logged at CRITICAL.
 pub fn infer_severity(message: &str) -> Severity {
     let line = first_line(message);
+    if let Some((severity, _)) = level_glyph(line) {
+        return severity;
+    }
     if let Some(c) = LEVEL_WORD.captures(line) {
         let word = c.iter().skip(1).flatten().next().map_or("", |m| m.as_str());
         if let Ok(s) = word.parse::<Severity>() {
@@ -1123,5 +1146,18 @@ Consider defining a bean of type 'X' in your configuration.";
         assert_eq!(strip_log_prefix(nest), "connect ECONNREFUSED 10.8.0.3:5432");
         assert_eq!(infer_severity(nest), Severity::Error);
         assert_eq!(strip_log_prefix("plain words"), "plain words");
+        // Next.js marks the level with a glyph.
+        let next = " ⨯ TypeError: Cannot read properties of undefined (reading 'amount')";
+        assert_eq!(
+            strip_log_prefix(next),
+            "TypeError: Cannot read properties of undefined (reading 'amount')"
+        );
+        assert_eq!(infer_severity(next), Severity::Error);
+        assert_eq!(
+            infer_severity(" ⚠ For production Image Optimization with Next.js, …"),
+            Severity::Warning
+        );
+        assert_eq!(infer_severity(" ✓ Ready in 319ms"), Severity::Info);
+        assert_eq!(infer_severity("⨯x"), Severity::Default);
     }
 }

@@ -259,6 +259,8 @@ struct Clusters {
     occurrences: Vec<Occurrence>,
     instances: HashMap<String, u32>,
     traces: HashMap<String, u32>,
+    /// `GET /orders/7`: the requests app lines and request logs name.
+    requests: HashMap<String, u32>,
     traffic: episodes::Traffic,
 }
 
@@ -282,6 +284,7 @@ impl Analyzer {
                 occurrences: Vec::new(),
                 instances: HashMap::new(),
                 traces: HashMap::new(),
+                requests: HashMap::new(),
                 traffic: episodes::Traffic::default(),
             },
             totals: Totals::default(),
@@ -533,6 +536,9 @@ impl Clusters {
             handled,
             http,
         );
+        if entry.response_status.is_some_and(|s| s >= 500) {
+            stats.reported_5xx += 1;
+        }
         if let Some(e) = &exception {
             stats.note_message(&e.message);
         }
@@ -586,11 +592,17 @@ impl Clusters {
             self.traffic.jobs.insert(service.clone());
         }
         let trace = intern(&mut self.traces, entry.trace.as_deref());
+        let request = match &entry.http {
+            Some(h) => h.method.as_deref().map(|m| format!("{m} {}", h.path())),
+            None => entry.request.clone(),
+        };
+        let request = intern(&mut self.requests, request.as_deref());
         self.occurrences.push(Occurrence {
             cluster: id,
             instance,
             t,
             trace,
+            request,
             // Saturating: a latency from outside can be anything.
             latency_ms: latency_ms(&entry).map_or(u32::MAX, |ms| (ms as u32).min(u32::MAX - 1)),
             handled,
@@ -701,6 +713,7 @@ impl Clusters {
         for o in &mut occurrences {
             o.cluster = raw_to_final[o.cluster as usize];
         }
+        episodes::trace_by_request(&mut occurrences);
         let mut traffic = self.traffic;
         traffic.resolve_slow(&self.traces);
         let answered = traffic.answered_4xx(&out, &occurrences);

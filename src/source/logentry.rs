@@ -106,32 +106,77 @@ fn parse_latency(value: &Value) -> Option<f64> {
     }
 }
 
-/// The message of a `jsonPayload`: its `message` (or a usual alias), else the payload itself;
-/// with the error a structured logger put beside it (zap's `error`, pino's `err`, a recovery
-/// middleware's `panic`), as their console encoders print it.
+/// A field of a structured log line, by its name as loggers spell it (`message`, `Message`).
+fn get_field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// The objects a structured logger writes an event's own fields in: the payload, and the
+/// object it nests them in (tracing-subscriber's `fields`).
+fn event_maps(payload: &Map<String, Value>) -> impl Iterator<Item = &Map<String, Value>> {
+    std::iter::once(payload).chain(payload.get("fields").and_then(Value::as_object))
+}
+
+/// The message of a `jsonPayload`: its `message` (or a usual alias: pino's `msg`, structlog's
+/// `event`, Serilog's rendered `@m` or its template `@mt` filled in, tracing's
+/// `fields.message`), else the payload itself; with the error a structured logger put beside
+/// it (zap's `error`, pino's `err`, a recovery middleware's `panic`), as their console
+/// encoders print it.
 fn json_payload_message(payload: &Map<String, Value>) -> String {
-    let error = ["error", "err", "panic"]
-        .iter()
-        .find_map(|k| match payload.get(*k) {
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(Value::Object(o)) => o.get("message").and_then(Value::as_str).map(str::to_string),
-            _ => None,
-        });
-    for key in ["message", "msg", "textPayload", "event"] {
-        match payload.get(key) {
-            Some(Value::String(s)) if !s.is_empty() => {
-                return match &error {
-                    Some(e) if !s.contains(e.as_str()) => format!("{s}: {e}"),
-                    _ => s.clone(),
-                };
-            }
-            _ => {}
-        }
+    let error = event_maps(payload).find_map(|m| {
+        ["error", "err", "panic"]
+            .iter()
+            .find_map(|k| match get_field(m, k) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                Some(Value::Object(o)) => {
+                    o.get("message").and_then(Value::as_str).map(str::to_string)
+                }
+                _ => None,
+            })
+    });
+    let message = event_maps(payload).find_map(|m| {
+        ["message", "msg", "@m", "event", "textPayload"]
+            .iter()
+            .find_map(|k| match get_field(m, k) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            })
+            .or_else(|| match m.get("@mt") {
+                Some(Value::String(t)) if !t.is_empty() => Some(render_template(t, m)),
+                _ => None,
+            })
+    });
+    match (message, error) {
+        (Some(s), Some(e)) if !s.contains(e.as_str()) => format!("{s}: {e}"),
+        (Some(s), _) => s,
+        (None, Some(e)) => e,
+        (None, None) => Value::Object(payload.clone()).to_string(),
     }
-    if let Some(e) = error {
-        return e;
-    }
-    Value::Object(payload.clone()).to_string()
+}
+
+/// A message template (Serilog's `@mt`, .NET's `{OriginalFormat}`) with each `{Name}`,
+/// `{@Name}`, `{$Name}` or `{Name:format}` hole filled from the event's properties; a hole
+/// without a property stays as written, `{{` and `}}` are braces.
+fn render_template(template: &str, properties: &Map<String, Value>) -> String {
+    static HOLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\{\{|\}\}|\{[@$]?([A-Za-z0-9_]+)(?:,[^:}]*)?(?::[^}]*)?\}").unwrap()
+    });
+    HOLE.replace_all(template, |c: &regex::Captures| match (&c[0], c.get(1)) {
+        ("{{", _) => "{".to_string(),
+        ("}}", _) => "}".to_string(),
+        (hole, Some(name)) => match properties.get(name.as_str()) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) => "null".to_string(),
+            Some(other) => other.to_string(),
+            None => hole.to_string(),
+        },
+        (hole, None) => hole.to_string(),
+    })
+    .into_owned()
 }
 
 /// The level a structured logger wrote in its own field, when the entry carries none.
@@ -144,8 +189,9 @@ fn payload_level(payload: &Map<String, Value>) -> Severity {
         "loglevel",
         "log.level",
         "lvl",
+        "@l",
     ] {
-        match payload.get(key) {
+        match get_field(payload, key) {
             Some(Value::String(s)) => {
                 if let Ok(level) = s.parse::<Severity>() {
                     return level;
@@ -165,6 +211,15 @@ fn payload_level(payload: &Map<String, Value>) -> Severity {
             _ => {}
         }
     }
+    // ECS nests it (`log: {level}`); Serilog's compact JSON leaves Information out.
+    if let Some(Value::String(s)) = payload.get("log").and_then(|l| l.get("level"))
+        && let Ok(level) = s.parse::<Severity>()
+    {
+        return level;
+    }
+    if payload.contains_key("@mt") || payload.contains_key("@m") {
+        return Severity::Info;
+    }
     Severity::Default
 }
 
@@ -177,8 +232,9 @@ fn json_payload_stack_trace(payload: &Map<String, Value>) -> Option<String> {
         "exc_info",
         "traceback",
         "stack",
+        "@x",
     ] {
-        if let Some(Value::String(s)) = payload.get(key)
+        if let Some(Value::String(s)) = event_maps(payload).find_map(|m| get_field(m, key))
             && !s.trim().is_empty()
         {
             return Some(s.clone());
@@ -193,7 +249,10 @@ fn json_payload_stack_trace(payload: &Map<String, Value>) -> Option<String> {
         return Some(text);
     }
     match payload.get("error").or_else(|| payload.get("err")) {
-        Some(Value::Object(err)) => err.get("stack").and_then(Value::as_str).map(str::to_string),
+        Some(Value::Object(err)) => ["stack", "stack_trace"]
+            .iter()
+            .find_map(|k| err.get(*k).and_then(Value::as_str))
+            .map(str::to_string),
         _ => None,
     }
 }
@@ -289,12 +348,15 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
     let timestamp = entry_timestamp(obj)?;
     let severity = match field(obj, "severity") {
         Some(v) => parse_severity(v)?,
-        None => match field(obj, "jsonPayload") {
-            // Cloud Run promotes only `severity`; a logger's own level field still says
-            // what the line is (Monolog's `level_name`, pino's numeric `level`), up to ERROR.
-            Some(Value::Object(payload)) => payload_level(payload).min(Severity::Error),
-            _ => Severity::Default,
-        },
+        None => Severity::Default,
+    };
+    let severity = match (severity, field(obj, "jsonPayload")) {
+        // Cloud Run promotes only `severity`; a logger's own level field still says what the
+        // line is (Monolog's `level_name`, pino's numeric `level`, Serilog's `@l`), up to ERROR.
+        (Severity::Default, Some(Value::Object(payload))) => {
+            payload_level(payload).min(Severity::Error)
+        }
+        (severity, _) => severity,
     };
 
     let empty = Map::new();
@@ -310,6 +372,10 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
             }
         }
     }
+    let json_payload = match field(obj, "jsonPayload") {
+        Some(Value::Object(payload)) => Some(payload),
+        _ => None,
+    };
     let instance = labels
         .get("instanceId")
         .or_else(|| labels.get("instance_id"))
@@ -330,7 +396,75 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
         stack_trace,
         http,
         labels,
+        request: json_payload.and_then(request_of),
+        response_status: json_payload.and_then(response_status_of),
     })
+}
+
+/// The request a structured line names: tracing's `span`, pino-http's `req`, Serilog's
+/// `RequestMethod`/`RequestPath`, ECS's `http.request.method` with `url.path`, or a plain
+/// `method` with `path`, `url` or `uri`. The query is left off.
+fn request_of(payload: &Map<String, Value>) -> Option<String> {
+    fn text(v: Option<&Value>) -> Option<&str> {
+        v.and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+    let pair = |m: &Map<String, Value>| {
+        let method =
+            text(get_field(m, "method")).or_else(|| text(get_field(m, "RequestMethod")))?;
+        let target = ["uri", "url", "path", "RequestPath", "originalUrl"]
+            .iter()
+            .find_map(|k| text(get_field(m, k)))?;
+        Some((method.to_string(), target.to_string()))
+    };
+    let ecs = || {
+        let method = text(payload.get("http")?.get("request")?.get("method"))?;
+        let path = text(payload.get("url")?.get("path"))?;
+        Some((method.to_string(), path.to_string()))
+    };
+    let (method, target) = ["span", "req", "request"]
+        .iter()
+        .filter_map(|k| payload.get(*k).and_then(Value::as_object))
+        .chain(std::iter::once(payload))
+        .find_map(pair)
+        .or_else(ecs)?;
+    if !method.bytes().all(|b| b.is_ascii_alphabetic()) || method.len() > 10 {
+        return None;
+    }
+    // A full URL names its path after the host.
+    let path = match target.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => target.as_str(),
+    };
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    path.starts_with('/')
+        .then(|| format!("{} {path}", method.to_ascii_uppercase()))
+}
+
+/// The status a structured line reports for its request's response: pino-http's
+/// `res.statusCode`, Serilog's `StatusCode`, ECS's `http.response.status_code`, a plain
+/// `status`, or tower-http's `classification` (`Status code: 500 Internal Server Error`).
+fn response_status_of(payload: &Map<String, Value>) -> Option<u16> {
+    let number = |v: &Value| match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    let code = |m: &Map<String, Value>| {
+        ["status", "statusCode", "status_code", "StatusCode"]
+            .iter()
+            .find_map(|k| m.get(*k).and_then(number))
+            .or_else(|| {
+                let c = m.get("classification")?.as_str()?;
+                c.strip_prefix("Status code: ")?.get(..3)?.parse().ok()
+            })
+    };
+    let ecs = || number(payload.get("http")?.get("response")?.get("status_code")?);
+    event_maps(payload)
+        .chain(payload.get("res").and_then(Value::as_object))
+        .find_map(code)
+        .or_else(ecs)
+        .filter(|n| (100..600).contains(n))
+        .map(|n| n as u16)
 }
 
 /// Whether a JSON object has the shape of a `LogEntry` (one of its payloads), rather than
@@ -521,5 +655,84 @@ mod tests {
             &json!({"level": "error", "msg": "boom"})
         ));
         assert!(!has_log_entry_shape(&json!([{"textPayload": "x"}])));
+    }
+
+    fn payload(p: Value) -> LogEntry {
+        entry_from_json(&json!({"jsonPayload": p, "timestamp": "2025-07-08T10:14:33Z"})).unwrap()
+    }
+
+    #[test]
+    fn serilog_tracing_and_ecs_lines_give_their_message_level_and_stack() {
+        // Serilog's compact JSON: the template filled in, `@l` (absent for Information), `@x`.
+        let e = payload(json!({
+            "@t": "2025-07-08T10:14:33Z", "@mt": "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms {{ok}}",
+            "@l": "Error", "@x": "System.Net.Http.HttpRequestException: Connection refused (fx.internal:443)",
+            "RequestMethod": "GET", "RequestPath": "/api/quotes/7/price", "StatusCode": 500, "Elapsed": 8.5,
+        }));
+        assert_eq!(
+            e.message,
+            "HTTP GET /api/quotes/7/price responded 500 in 8.5 ms {ok}"
+        );
+        assert_eq!(e.severity, Severity::Error);
+        assert!(e.stack_trace.unwrap().contains("HttpRequestException"));
+        assert_eq!(e.request.as_deref(), Some("GET /api/quotes/7/price"));
+        assert_eq!(e.response_status, Some(500));
+        assert_eq!(
+            payload(json!({"@mt": "Relayed {Count} messages", "Count": 2})).severity,
+            Severity::Info
+        );
+        // tracing-subscriber's JSON: the event's own fields nested, its span naming the request.
+        let e = payload(json!({
+            "level": "WARN", "target": "orders_api::db",
+            "fields": {"message": "connect to db.internal:5432 failed", "error": "Connection refused (os error 111)"},
+            "span": {"method": "GET", "uri": "/api/orders/7?full=1", "name": "request"},
+        }));
+        assert_eq!(
+            e.message,
+            "connect to db.internal:5432 failed: Connection refused (os error 111)"
+        );
+        assert_eq!(e.severity, Severity::Warning);
+        assert_eq!(e.request.as_deref(), Some("GET /api/orders/7"));
+        assert_eq!(e.response_status, None);
+        let failed = payload(json!({
+            "level": "ERROR", "fields": {"message": "response failed", "classification": "Status code: 500 Internal Server Error"},
+            "span": {"method": "POST", "uri": "https://api.example.com/api/orders"},
+        }));
+        assert_eq!(
+            (failed.response_status, failed.request.as_deref()),
+            (Some(500), Some("POST /api/orders"))
+        );
+        // pino-http: `req`, `res.statusCode`, the error's stack; ECS: nested level and stack.
+        let e = payload(json!({
+            "level": 50, "msg": "request errored", "req": {"method": "GET", "url": "/v1/reports/aging?as_of=2025-10-02"},
+            "res": {"statusCode": 503}, "err": {"message": "failed with status code 503", "stack": "Error: failed with status code 503"},
+        }));
+        assert_eq!(
+            (e.request.as_deref(), e.response_status),
+            (Some("GET /v1/reports/aging"), Some(503))
+        );
+        assert_eq!(e.message, "request errored: failed with status code 503");
+        let e = payload(json!({
+            "message": "boom", "log": {"level": "error"}, "error": {"message": "x", "stack_trace": "java.lang.IllegalStateException: x"},
+            "http": {"request": {"method": "put"}, "response": {"status_code": 502}}, "url": {"path": "/a/b"},
+        }));
+        assert_eq!(e.severity, Severity::Error);
+        assert_eq!(
+            e.stack_trace.as_deref(),
+            Some("java.lang.IllegalStateException: x")
+        );
+        assert_eq!(
+            (e.request.as_deref(), e.response_status),
+            (Some("PUT /a/b"), Some(502))
+        );
+        // What is not a request or a status is none.
+        let e = payload(json!({"msg": "x", "method": "GET /x", "url": "/x", "status": "ok"}));
+        assert_eq!((e.request, e.response_status), (None, None));
+        // An explicit DEFAULT severity still reads the logger's own level.
+        let e = entry_from_json(
+            &json!({"severity": "DEFAULT", "jsonPayload": {"msg": "x", "level": "error"}}),
+        )
+        .unwrap();
+        assert_eq!(e.severity, Severity::Error);
     }
 }
