@@ -32,12 +32,7 @@ struct ExpectedRootCause {
 /// Scenarios the engine still gets wrong, named so that the rest cannot regress: a listed
 /// scenario that starts passing fails the test too, so the list only shrinks. Each is a known
 /// miss of issue 7, shown in the README's table.
-const KNOWN_MISSES: [&str; 4] = [
-    "hold4-elixir-phoenix-storefront-database-url-missing-restart-loop",
-    "hold4-py-django-celery-beat-payouts-keyerror-and-smtp-auth-retries",
-    "hold4-py-gunicorn-sqlalchemy-billing-api-bad-database-url-logging-error-noise",
-    "hold4-ruby-sinatra-checkout-paygrid-503-and-noisy-recs-neighbour",
-];
+const KNOWN_MISSES: [&str; 0] = [];
 
 /// Priorities that get issues by default.
 const FILED: [&str; 2] = ["P0", "P1"];

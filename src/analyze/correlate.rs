@@ -197,7 +197,7 @@ struct AttemptLink {
 
 /// Clusters grouped into root causes.
 pub fn correlate(
-    clusters: Vec<Cluster>,
+    mut clusters: Vec<Cluster>,
     occurrences: Vec<Occurrence>,
     traffic: &Traffic,
 ) -> Vec<Group> {
@@ -205,7 +205,7 @@ pub fn correlate(
     let mut occurrences = occurrences;
     occurrences.sort_by_key(|o| (o.instance, o.t));
     let by_cluster = index_by_cluster(&occurrences, n);
-    let handled: Vec<bool> = clusters.iter().map(is_handled).collect();
+    let (handled, piece_of) = handled_reports(&mut clusters);
     let says_failure: Vec<bool> = clusters
         .iter()
         .map(|c| {
@@ -408,6 +408,18 @@ pub fn correlate(
             continue;
         }
         if handled[c] {
+            if let Some(report) = piece_of[c] {
+                parent[c] = Some((
+                    group_of(&parent, report),
+                    vec![Evidence {
+                        kind: EvidenceKind::Entity,
+                        detail:
+                            "a piece of the same handled report (the same exception, written apart)"
+                                .into(),
+                    }],
+                ));
+                continue;
+            }
             // A handled report never causes anything; it may report the failure of another
             // (a log handler that failed while logging the crash).
             if let Some((h, evidence)) = request_link(
@@ -535,6 +547,47 @@ fn role_order(role: Role) -> u8 {
         Role::Symptom(_) => 2,
         Role::Noise => 3,
     }
+}
+
+/// Which clusters are handled reports: those mostly handled, and the pieces of such a report
+/// that came apart (two processes writing the same report at once) and carry its exception,
+/// the same type and message in the same service: those count as handled, and are pieces of
+/// the largest such report.
+fn handled_reports(clusters: &mut [Cluster]) -> (Vec<bool>, Vec<Option<usize>>) {
+    let mut handled: Vec<bool> = clusters.iter().map(is_handled).collect();
+    let mut piece_of = vec![None; clusters.len()];
+    let text = |c: &Cluster| {
+        c.stats
+            .exception
+            .as_ref()
+            .filter(|e| !e.message.is_empty())
+            .map(|e| (c.stats.service.clone(), e.kind.clone(), e.message.clone()))
+    };
+    // Each handled text, and its largest report.
+    let mut survived: HashMap<(String, String, String), usize> = HashMap::new();
+    for (i, c) in clusters.iter().enumerate() {
+        if let (true, Some(t)) = (handled[i], text(c)) {
+            let slot = survived.entry(t).or_insert(i);
+            if clusters[*slot].stats.count < c.stats.count {
+                *slot = i;
+            }
+        }
+    }
+    if survived.is_empty() {
+        return (handled, piece_of);
+    }
+    for i in 0..clusters.len() {
+        if handled[i] {
+            continue;
+        }
+        if let Some(&report) = text(&clusters[i]).and_then(|t| survived.get(&t)) {
+            handled[i] = true;
+            piece_of[i] = Some(report);
+            let stats = &mut clusters[i].stats;
+            stats.handled = stats.count;
+        }
+    }
+    (handled, piece_of)
 }
 
 /// A handled report: most of its events say the library handled it and carried on, or were
@@ -1009,6 +1062,21 @@ fn around(o: &Occurrence) -> (i64, i64) {
     }
 }
 
+/// The exception text of `e` (`Type: message`, long enough to name something) when the line
+/// of `line`, a cluster with no exception of its own, quotes it.
+fn quoted_exception(e: &Cluster, line: &Cluster) -> Option<String> {
+    let x = e.stats.exception.as_ref()?;
+    if line.stats.exception.is_some() || x.message.len() < 12 {
+        return None;
+    }
+    let text = format!("{}: {}", x.kind, x.message);
+    line.stats
+        .examples
+        .iter()
+        .any(|l| super::joiner::headline(l).contains(&text))
+        .then(|| format!("exception text `{text}`"))
+}
+
 /// The same specific thing named by two clusters at the same time.
 fn entity_link(
     c: usize,
@@ -1018,8 +1086,11 @@ fn entity_link(
     index: &Index,
 ) -> Option<(usize, Evidence)> {
     let mine = &index.entities[c];
-    let plain_failure =
-        clusters[c].stats.severity() == crate::model::Severity::Default && index.says_failure[c];
+    // A line that says it failed without a severity, or an error line that does not use
+    // the words of failure (`response has no 'fee_breakdown'`), may still name the cause's thing.
+    let severity = clusters[c].stats.severity();
+    let plain_failure = (severity == crate::model::Severity::Default && index.says_failure[c])
+        || severity >= crate::model::Severity::Error;
     if mine.is_empty() || (matches!(clusters[c].role, Role::Noise) && !plain_failure) {
         return None;
     }
@@ -1032,8 +1103,16 @@ fn entity_link(
             continue;
         }
         let theirs = &index.entities[a];
-        // What both name, the most specific first (an address before a quoted word).
-        let mut shared: Vec<&String> = mine.iter().filter(|e| theirs.contains(*e)).collect();
+        // What both name, the most specific first (an address before a quoted word); an
+        // exception's own text quoted in the other's line (`checkout failed: Faraday::
+        // ServerError: the server responded with status 503 (POST …)`) counts as named.
+        let quoted = quoted_exception(&clusters[c], &clusters[a])
+            .or_else(|| quoted_exception(&clusters[a], &clusters[c]));
+        let mut shared: Vec<&String> = mine
+            .iter()
+            .filter(|e| theirs.contains(*e))
+            .chain(quoted.as_ref())
+            .collect();
         shared.sort_by_key(|e| !super::entities::is_specific(e));
         for shared in shared {
             // Any instance: one database refusing two instances is one failure. An address or

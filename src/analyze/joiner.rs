@@ -5,7 +5,9 @@
 //! lines interleave, and a file may be newest first: lines are gathered per stream while they
 //! may belong to a block, then put in time order and cut into events.
 
-use super::traceback::{Event, PY_START, RUBY_HEAD, RUST_PANIC, parse_exception};
+use super::traceback::{
+    ELIXIR_HEAD, Event, PY_START, RACK_DUMP_HEAD, RUBY_HEAD, RUST_PANIC, parse_exception,
+};
 use crate::model::{LogEntry, Severity};
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -89,6 +91,7 @@ static HEADER: LazyLock<Regex> = LazyLock::new(|| {
         | Error\ starting\ ApplicationContext\..*
         | (?:/|node:)[^\s:]+:\d+
         | Uncaught(?:\ exception|\ error)?:?
+        | (?:ERROR!\ )?Config\ provider\ [\w.]+\ failed\ with:
         | Unhandled\ (?:exception|rejection|promise\ rejection):?
         )\s*$",
     )
@@ -104,6 +107,8 @@ fn is_header(trimmed: &str) -> bool {
         || trimmed.starts_with("Unhandled")
         || trimmed.starts_with("Error starting")
         || trimmed.starts_with("APPLICATION")
+        || trimmed.starts_with("ERROR!")
+        || trimmed.starts_with("Config provider")
         || trimmed.contains("Exception in ");
     maybe && HEADER.is_match(trimmed)
 }
@@ -155,6 +160,8 @@ fn line_kind(line: &str) -> LineKind {
         || text.starts_with("http: panic serving ")
         || RUST_PANIC.is_match(text)
         || (trimmed.contains(":in ") && RUBY_HEAD.is_match(trimmed))
+        || (trimmed.starts_with("** (") && ELIXIR_HEAD.is_match(trimmed))
+        || (trimmed.starts_with("- ") && RACK_DUMP_HEAD.is_match(trimmed))
     {
         return LineKind::Start;
     }
@@ -190,6 +197,9 @@ fn is_continuation(trimmed: &str) -> bool {
         || trimmed.starts_with("exit status ")
         || (trimmed.starts_with("goroutine ") && trimmed.ends_with(':'))
         || trimmed.starts_with("Node.js v")
+        // The BEAM's last words after an Elixir boot failure.
+        || trimmed.starts_with("Runtime terminating during boot")
+        || trimmed.starts_with("Crash dump is being written to")
         // PHP: native (`Stack trace:`, `#0 /app/x.php(12): f()`, `thrown in`) and Monolog's.
         || trimmed == "Stack trace:"
         || trimmed.starts_with("thrown in ")
@@ -456,6 +466,8 @@ struct Block {
     chained: bool,
     /// Java/Node: an exception line was read.
     has_exception: bool,
+    /// A frame (an indented line) was read: the exception's message is over.
+    frame_seen: bool,
     /// A report's label (`Description:`, `Action:`) was read: its text follows.
     label: bool,
     last: Option<DateTime<Utc>>,
@@ -476,7 +488,10 @@ impl Block {
             Mode::Go
         } else if RUST_PANIC.is_match(text) {
             Mode::Rust
-        } else if RUBY_HEAD.is_match(trimmed) {
+        } else if RUBY_HEAD.is_match(trimmed)
+            || (trimmed.starts_with("** (") && ELIXIR_HEAD.is_match(trimmed))
+            || (trimmed.starts_with("- ") && RACK_DUMP_HEAD.is_match(trimmed))
+        {
             Mode::JavaNode
         } else if trimmed.contains("APPLICATION FAILED TO START")
             || trimmed.starts_with("Error starting ApplicationContext")
@@ -500,6 +515,7 @@ impl Block {
             ended: false,
             chained: false,
             has_exception: mode == Mode::JavaNode,
+            frame_seen: false,
             label: false,
             last: entry.timestamp,
         })
@@ -568,6 +584,15 @@ impl Block {
                 if is_indented(message)
                     || is_continuation(trimmed)
                     || is_continuation(message.trim())
+                {
+                    self.frame_seen |= is_indented(message);
+                    return true;
+                }
+                // A message of several lines, written with the exception before its frames.
+                if tight
+                    && !self.frame_seen
+                    && !has_log_prefix(message)
+                    && line_kind(message) == LineKind::Other
                 {
                     return true;
                 }
@@ -724,7 +749,7 @@ static LEVEL_WORD: LazyLock<Regex> = LazyLock::new(|| {
 });
 static ERROR_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?:panic: |fatal error: |PHP (?:Fatal|Parse) error: |Fatal error: |Uncaught |Unhandled |Exception in thread |thread '[^']*' panicked at )",
+        r"^(?:panic: |fatal error: |PHP (?:Fatal|Parse) error: |Fatal error: |Uncaught |Unhandled |Exception in thread |thread '[^']*' panicked at |\*\* \([A-Z]|ERROR! |Runtime terminating during boot)",
     )
     .unwrap()
 });
@@ -745,6 +770,7 @@ pub fn infer_severity(message: &str) -> Severity {
     }
     let text = strip_log_prefix(line).trim_start();
     if ERROR_START.is_match(text)
+        || (text.starts_with("- ") && RACK_DUMP_HEAD.is_match(text.trim()))
         || text.trim() == PY_START
         || EXCEPTION_LINE.is_match(text.trim())
         || text.starts_with("Error: ")

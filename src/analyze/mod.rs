@@ -915,6 +915,49 @@ mod tests {
     }
 
     #[test]
+    fn a_piece_of_a_handled_report_is_handled_and_joins_its_report() {
+        let report = "--- Logging error ---\nTraceback (most recent call last):\n  File \"/usr/local/lib/python3.11/logging/__init__.py\", line 449, in format\n    return self._format(record)\nKeyError: 'request_id'\nCall stack:\n  File \"/app/api/views.py\", line 12, in get\nMessage: 'served'";
+        // Written apart from its report by a second process at once: its own frames.
+        let piece = "Traceback (most recent call last):\n  File \"/app/api/settings.py\", line 10, in <module>\n    log.info(\"settings loaded\")\nKeyError: 'request_id'";
+        let mut entries: Vec<LogEntry> =
+            (0..6).map(|i| entry(report.to_string(), i * 60)).collect();
+        entries.push(entry(piece.to_string(), 90));
+        let analysis = analyse(entries);
+        let with_key: Vec<&RootCause> = analysis
+            .root_causes
+            .iter()
+            .filter(|rc| {
+                rc.clusters
+                    .iter()
+                    .any(|c| c.template.contains("request_id"))
+            })
+            .collect();
+        assert_eq!(with_key.len(), 1, "{:#?}", analysis.root_causes);
+        assert_eq!(with_key[0].clusters.len(), 2);
+        assert!(
+            with_key[0].priority > Priority::P1,
+            "{:?}",
+            with_key[0].priority
+        );
+    }
+
+    #[test]
+    fn a_line_that_quotes_an_exception_names_it() {
+        let dump = "2025-09-23 14:22:03 - Faraday::ServerError - the server responded with status 503:\n\t/app/lib/paygrid/client.rb:61:in `capture'";
+        let mut entries = Vec::new();
+        for i in 0..5 {
+            entries.push(entry(dump.to_string(), i * 40));
+            entries.push(entry(
+                format!("checkout failed: Faraday::ServerError: the server responded with status 503 (POST https://api.paygrid.example/v2/intents, cart c{i})"),
+                i * 40 + 7,
+            ));
+        }
+        let analysis = analyse(entries);
+        assert_eq!(analysis.root_causes.len(), 1, "{:#?}", analysis.root_causes);
+        assert_eq!(analysis.root_causes[0].clusters.len(), 2);
+    }
+
+    #[test]
     fn a_giant_line_is_cut_after_its_secrets_are_masked() {
         let secret = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
         let mut text = format!("Error: token={secret} failed:");

@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 
 /// Words of an error that is retried, not given up on.
 static RETRIED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:retry(?:ing)?|retries|will retry|retrying in|backing off|reconnecting|attempt \d+ of \d+)\b").unwrap()
+    Regex::new(r"(?i)\b(?:retry(?:ing)?|retries|will retry|retrying in|backing off|reconnecting|attempt \d+ of \d+|trying again|will try again)\b").unwrap()
 });
 
 /// A client that cannot reach what it connects to: the kind of error a reconnecting client
@@ -239,11 +239,16 @@ pub fn prioritise(
         .sum();
     let head = &clusters[0];
     let handled = head.stats.mostly_handled();
-    let retried = head
-        .stats
-        .examples
-        .iter()
-        .any(|e| RETRIED.is_match(super::joiner::headline(e)));
+    // The message says so, on its first line or a line of text right after it (Celery's
+    // `Trying again in 2.00 seconds... (1/100)`), not in the frames of a traceback.
+    let retried = head.stats.examples.iter().any(|e| {
+        RETRIED.is_match(super::joiner::headline(e))
+            || e.lines()
+                .skip(1)
+                .take(2)
+                .take_while(|l| !l.starts_with(char::is_whitespace) && !l.starts_with("Traceback"))
+                .any(|l| RETRIED.is_match(l))
+    });
     // A dependency out of reach while every request is answered: the service does without
     // it (a cache, an exporter) and its client keeps reconnecting in the background, so no
     // exception of it is raised through the service's own frames. One that is (a job that

@@ -74,6 +74,12 @@ pub fn parse_exception(text: &str) -> Option<Exception> {
     if let Some(e) = parse_ruby(&lines) {
         return Some(e);
     }
+    if let Some(e) = parse_elixir(&lines) {
+        return Some(e);
+    }
+    if let Some(e) = parse_rack_dump(&lines) {
+        return Some(e);
+    }
     if let Some(e) = parse_php_monolog(&lines) {
         return Some(e);
     }
@@ -497,9 +503,87 @@ static GO_GOROUTINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^goroutine \d+ \[[a-z ]+(?:, \d+ minutes)?\]:$").unwrap());
 
 /// Ruby's uncaught exception: `file:line:in 'method': message (Class)`, then `from` frames.
+/// Elixir's report of an exception: `** (RuntimeError) environment variable X is missing.`
+pub static ELIXIR_HEAD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\*\* \(([A-Z][\w.]*)\) ?(.*)$").unwrap());
+/// An Elixir stack frame: `    (app 1.2.3) lib/x.ex:12: Mod.fun/2` or `    /app/x.exs:27: (file)`.
+static ELIXIR_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s+(?:\([\w]+ [\w.+-]+\) )?([^\s:()][^\s:]*):(\d+): (.+)$").unwrap()
+});
+
+/// An Elixir exception: its module, its message (with the lines that follow it before the
+/// frames), its frames (innermost first as printed, outermost first here).
+fn parse_elixir(lines: &[&str]) -> Option<Exception> {
+    let (i, c) = lines.iter().enumerate().find_map(|(i, l)| {
+        ELIXIR_HEAD
+            .captures(strip_log_prefix(l).trim())
+            .map(|c| (i, c))
+    })?;
+    let mut message = c[2].trim().to_string();
+    let mut frames = Vec::new();
+    for l in &lines[i + 1..] {
+        if let Some(f) = ELIXIR_FRAME.captures(l) {
+            frames.push(Frame {
+                file: f[1].to_string(),
+                function: f[3].to_string(),
+                line: f[2].parse().ok(),
+            });
+        } else if frames.is_empty() && !l.starts_with(' ') && !l.trim().is_empty() {
+            // The message goes on until the first frame.
+            message.push('\n');
+            message.push_str(l.trim());
+        } else if !frames.is_empty() {
+            break;
+        }
+    }
+    frames.reverse();
+    Some(Exception {
+        kind: c[1].to_string(),
+        message: message.lines().next().unwrap_or("").to_string(),
+        frames,
+        raised_while_handling: Vec::new(),
+    })
+}
+
 pub static RUBY_HEAD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(\S+?):(\d+):in [`']([^']+)': (.*) \(([A-Z][\w:]*)\)\s*$").unwrap()
 });
+/// Sinatra's and Rack's dump of an unrescued error: `2025-09-23 14:22:03 - Faraday::ServerError
+/// - the server responded with status 503:` (the time taken off as a log prefix), then its
+/// backtrace, one tab-indented `file:line:in 'method'` a line.
+pub static RACK_DUMP_HEAD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^- ([A-Z]\w*(?:::[A-Z]\w*)*) - (.*?):?$").unwrap());
+static RUBY_FRAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s+(\S+?):(\d+):in [`']([^']+)'").unwrap());
+
+/// A Rack dump: the class, the message, the frames (innermost first as printed).
+fn parse_rack_dump(lines: &[&str]) -> Option<Exception> {
+    let (i, c) = lines.iter().enumerate().find_map(|(i, l)| {
+        RACK_DUMP_HEAD
+            .captures(strip_log_prefix(l).trim())
+            .map(|c| (i, c))
+    })?;
+    let mut frames: Vec<Frame> = lines[i + 1..]
+        .iter()
+        .map_while(|l| RUBY_FRAME.captures(l))
+        .map(|f| Frame {
+            file: f[1].to_string(),
+            function: f[3].to_string(),
+            line: f[2].parse().ok(),
+        })
+        .collect();
+    if frames.is_empty() {
+        return None;
+    }
+    frames.reverse();
+    Some(Exception {
+        kind: c[1].to_string(),
+        message: c[2].to_string(),
+        frames,
+        raised_while_handling: Vec::new(),
+    })
+}
+
 static RUBY_FROM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s+from (\S+?):(\d+):in [`']([^']+)'").unwrap());
 
@@ -692,6 +776,35 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace";
         assert_eq!(e.kind, "panic");
         assert_eq!(e.message, "called `Option::unwrap()` on a `None` value");
         assert_eq!(e.frames[0].file, "src/config.rs");
+    }
+
+    #[test]
+    fn elixir_and_rack_reports_give_type_message_and_frames() {
+        let elixir = "ERROR! Config provider Config.Reader failed with:
+** (RuntimeError) environment variable DATABASE_URL is missing.
+For example: ecto://USER:PASS@HOST/DATABASE
+    /app/releases/0.9.3/runtime.exs:27: (file)
+    (elixir 1.18.4) src/elixir.erl:386: :elixir.eval_external_handler/3
+Runtime terminating during boot ({#{message=><<\"environment variable DATABASE_URL is missing.\">>}})";
+        let e = parse_exception(elixir).unwrap();
+        assert_eq!(e.kind, "RuntimeError");
+        assert_eq!(e.message, "environment variable DATABASE_URL is missing.");
+        assert_eq!(e.frames.len(), 2);
+        // Outermost first, as for every runtime.
+        assert_eq!(e.frames[1].file, "/app/releases/0.9.3/runtime.exs");
+        assert_eq!(e.frames[1].line, Some(27));
+
+        let rack =
+            "2025-09-23 14:22:03 - Faraday::ServerError - the server responded with status 503:
+\t/usr/local/bundle/gems/faraday-2.12.2/lib/faraday/response/raise_error.rb:38:in `on_complete'
+\t/app/lib/paygrid/client.rb:61:in `capture'";
+        let e = parse_exception(rack).unwrap();
+        assert_eq!(e.kind, "Faraday::ServerError");
+        assert_eq!(e.message, "the server responded with status 503");
+        assert_eq!(e.frames[0].file, "/app/lib/paygrid/client.rb");
+        assert_eq!(e.frames[0].function, "capture");
+        // A dash-separated line without a backtrace is no report.
+        assert!(parse_exception("- Deploy - started:").is_none());
     }
 
     #[test]
