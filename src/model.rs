@@ -138,6 +138,20 @@ pub struct LogEntry {
     /// The status an application's line reports for its request (an access-log line of the
     /// framework, `res.statusCode`, `StatusCode`).
     pub response_status: Option<u16>,
+    /// A Cloud Audit Log entry of a deploy (`ReplaceService`, `CreateService`,
+    /// `CreateRevision`): what it made, by whom, from which commit.
+    pub deploy: Option<Deploy>,
+}
+
+/// A deploy, as its audit log entry tells it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Deploy {
+    /// The revision it created (`api-00042-xyz`).
+    pub revision: Option<String>,
+    /// Who deployed (`authenticationInfo.principalEmail`).
+    pub principal: Option<String>,
+    /// The commit the revision was built from (the `commit-sha` label Cloud Build sets).
+    pub commit: Option<String>,
 }
 
 impl LogEntry {
@@ -157,6 +171,7 @@ impl LogEntry {
             labels: BTreeMap::new(),
             request: None,
             response_status: None,
+            deploy: None,
         }
     }
 

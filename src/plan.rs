@@ -376,6 +376,7 @@ mod tests {
             count: 5,
             first_seen: None,
             last_seen: None,
+            deploy: None,
             clusters: vec![Cluster {
                 template: "KeyError: 'user_id' missing from request".into(),
                 role: Role::Cause(CauseKind::Exception),

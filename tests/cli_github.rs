@@ -294,3 +294,116 @@ async fn a_new_issue_names_the_codeowners_of_the_failing_file_and_mentions_only_
     assert!(run(BARE).await.unwrap().status.success());
     assert!(!gh.issues(BARE)[0].body.contains("Suggested owners"));
 }
+
+/// An hour in which revision 00042 replaced 00041 and brought a KeyError with it; the audit
+/// log says who deployed which commit.
+fn bad_deploy_hour(dir: &std::path::Path) -> String {
+    let resource = |rev: &str| {
+        serde_json::json!({"type": "cloud_run_revision", "labels": {
+            "service_name": "api", "revision_name": rev, "project_id": "acme-prod",
+            "location": "europe-west1", "configuration_name": "api"}})
+    };
+    let t = |m: u32, s: u32| format!("2025-10-01T10:{m:02}:{s:02}.000000Z");
+    let audit = |m: u32, rev: &str, sha: &str| {
+        serde_json::json!({
+            "insertId": format!("audit-{rev}"), "timestamp": t(m, 0), "severity": "NOTICE",
+            "logName": "projects/acme-prod/logs/cloudaudit.googleapis.com%2Factivity",
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api", "revision_name": "",
+                "project_id": "acme-prod", "location": "europe-west1", "configuration_name": ""}},
+            "protoPayload": {
+                "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+                "authenticationInfo": {"principalEmail": "deployer@acme.example"},
+                "methodName": "google.cloud.run.v1.Services.ReplaceService",
+                "resourceName": "namespaces/acme-prod/services/api",
+                "request": {"service": {"metadata": {"labels": {"commit-sha": sha, "managed-by": "gcp-cloud-build-deploy-cloud-run"}}}},
+                "response": {"status": {"latestCreatedRevisionName": rev}},
+            },
+        })
+    };
+    let mut lines = vec![audit(
+        0,
+        "api-00041-abc",
+        "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    )];
+    for m in 1..10 {
+        lines.push(serde_json::json!({
+            "insertId": format!("ok-{m}"), "timestamp": t(m, 5), "severity": "INFO", "resource": resource("api-00041-abc"),
+            "logName": "projects/acme-prod/logs/run.googleapis.com%2Frequests", "labels": {"instanceId": "00aa"},
+            "httpRequest": {"requestMethod": "GET", "requestUrl": "https://api.example/v1/plans", "status": 200, "latency": "0.02s"},
+        }));
+    }
+    lines.push(audit(
+        10,
+        "api-00042-xyz",
+        "2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+    ));
+    for m in 11..40 {
+        let trace = format!("projects/acme-prod/traces/{m:032x}");
+        lines.push(serde_json::json!({
+            "insertId": format!("err-{m}"), "timestamp": t(m, 5), "severity": "ERROR", "resource": resource("api-00042-xyz"),
+            "logName": "projects/acme-prod/logs/run.googleapis.com%2Fstderr", "labels": {"instanceId": "00bb"}, "trace": trace,
+            "jsonPayload": {"message": "KeyError: 'tier'", "stack_trace": "Traceback (most recent call last):\n  File \"/app/api/plans.py\", line 12, in list_plans\n    return plan['tier']\nKeyError: 'tier'"},
+        }));
+        lines.push(serde_json::json!({
+            "insertId": format!("req-{m}"), "timestamp": t(m, 5), "severity": "ERROR", "resource": resource("api-00042-xyz"),
+            "logName": "projects/acme-prod/logs/run.googleapis.com%2Frequests", "labels": {"instanceId": "00bb"}, "trace": trace,
+            "httpRequest": {"requestMethod": "GET", "requestUrl": "https://api.example/v1/plans", "status": 500, "latency": "0.03s"},
+        }));
+    }
+    let path = dir.join("bad-deploy.jsonl");
+    let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    std::fs::write(&path, text.join("\n") + "\n").unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issue_says_which_deploy_brought_it_and_links_the_suspect_change() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(TOKEN, "github-actions[bot]", "Bot");
+    let dir = tempfile::tempdir().unwrap();
+    let logs = bad_deploy_hour(dir.path());
+    let api = gh.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+            .args(["sweep", "--logs", &logs, "--repo", REPO, "--format", "json"])
+            .env("GITHUB_API_URL", &api)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env_remove("APP_ID")
+            .output()
+            .expect("run log-gardener")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rc = &result["root_causes"][0];
+    assert!(rc["title"].as_str().unwrap().contains("KeyError"), "{rc:#}");
+    assert_eq!(rc["deploy"]["new_in"], "api-00042-xyz");
+    assert_eq!(rc["deploy"]["not_in"], "api-00041-abc");
+    let body = gh.issues(REPO)[0].body.clone();
+    let row = body
+        .lines()
+        .find(|l| l.contains("**Deploy**"))
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        row.contains("new in revision `api-00042-xyz`, not seen in `api-00041-abc`"),
+        "{row}"
+    );
+    assert!(row.contains("deployed 2025-10-01T10:10:00"), "{row}");
+    // Who deployed is a person's address: masked, like every text the App writes.
+    assert!(!row.contains("deployer@acme.example"), "{row}");
+    // The fake's API address is its web address too (it is not api.github.com).
+    let web = gh.url.trim_end_matches('/');
+    assert!(
+        row.contains(&format!(
+            "by `[EMAIL]`; suspect change [2222222]({web}/{REPO}/commit/2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb)"
+        )),
+        "{row}"
+    );
+    assert!(row.contains("compare/1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"), "{row}");
+}

@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod correlate;
+pub mod deploys;
 pub mod entities;
 pub mod episodes;
 pub mod fingerprint;
@@ -72,6 +73,8 @@ pub struct RootCause {
     pub last_seen: Option<DateTime<Utc>>,
     /// The cause first, then its symptoms by count.
     pub clusters: Vec<Cluster>,
+    /// The revision it is new in, and the deploy of it, when the window tells.
+    pub deploy: Option<deploys::DeployFacts>,
 }
 
 impl RootCause {
@@ -240,6 +243,7 @@ pub struct Analyzer {
     clusters: Clusters,
     totals: Totals,
     services: BTreeSet<String>,
+    deploys: deploys::Deploys,
     first: Option<DateTime<Utc>>,
     last: Option<DateTime<Utc>>,
 }
@@ -289,6 +293,7 @@ impl Analyzer {
             },
             totals: Totals::default(),
             services: BTreeSet::new(),
+            deploys: deploys::Deploys::default(),
             first: None,
             last: None,
         })
@@ -321,6 +326,13 @@ impl Analyzer {
         {
             self.services.insert(s.clone());
         }
+        // Who deployed is a person's address: masked like every text.
+        if let Some(p) = entry.deploy.as_mut().and_then(|d| d.principal.as_mut())
+            && let std::borrow::Cow::Owned(masked) = self.redactor.redact(p)
+        {
+            *p = masked;
+        }
+        self.deploys.note(&entry);
         // Redaction's work grows with the text: what is far past what Cloud Logging itself
         // keeps of an entry (256 KB) is cut first, at a space, so that no secret is cut in
         // two and left half unmasked.
@@ -411,6 +423,11 @@ impl Analyzer {
             let count = group.iter().map(|c| c.stats.count).sum();
             let first_seen = group.iter().filter_map(|c| c.stats.first_seen).min();
             let last_seen = group.iter().filter_map(|c| c.stats.last_seen).max();
+            let deploy = self.deploys.facts(
+                &service,
+                &group[0].stats.revisions,
+                group[0].stats.first_seen,
+            );
             root_causes.push(RootCause {
                 fingerprint: fingerprint::fingerprint(&service, &group[0].signature),
                 title,
@@ -420,6 +437,7 @@ impl Analyzer {
                 count,
                 first_seen,
                 last_seen,
+                deploy,
                 clusters: group,
             });
         }

@@ -185,6 +185,7 @@ mod tests {
             count: 1,
             first_seen: None,
             last_seen: None,
+            deploy: None,
             clusters: Vec::new(),
         };
         let title = issue_title(&rc);

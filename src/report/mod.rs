@@ -51,7 +51,7 @@ pub fn json_result(analysis: &Analysis, actions: &[Action]) -> Value {
         .iter()
         .zip(actions)
         .map(|(rc, action)| {
-            json!({
+            let mut v = json!({
                 "fingerprint": rc.fingerprint,
                 "title": rc.title,
                 "priority": rc.priority,
@@ -63,7 +63,11 @@ pub fn json_result(analysis: &Analysis, actions: &[Action]) -> Value {
                     .map(|(i, c)| cluster_json(c, i == 0, usize::MAX))
                     .collect::<Vec<_>>(),
                 "action": {"kind": action.kind, "issue": action.issue},
-            })
+            });
+            if let Some(deploy) = &rc.deploy {
+                v["deploy"] = json!(deploy);
+            }
+            v
         })
         .collect();
     json!({
@@ -209,6 +213,37 @@ fn frames(rc: &RootCause, links: &Links) -> Vec<FrameView> {
         .collect()
 }
 
+/// The deploy that brought a root cause, as the issue tells it: the revision it is new in,
+/// the one before that was free of it, when and by whom it was deployed, and the suspect
+/// change (the commit, and the compare view from the previous revision's commit).
+fn deploy_view(rc: &RootCause, links: &Links) -> Value {
+    let Some(d) = &rc.deploy else {
+        return Value::Null;
+    };
+    let repo_url = links
+        .repo
+        .as_ref()
+        .map(|repo| format!("{}/{repo}", links.web_url()));
+    let short = |sha: &str| sha.chars().take(7).collect::<String>();
+    let commit = d.commit.as_ref().map(|sha| {
+        json!({
+            "short": short(sha),
+            "url": repo_url.as_ref().map(|r| format!("{r}/commit/{sha}")),
+            "compare_url": match (&repo_url, &d.previous_commit) {
+                (Some(r), Some(prev)) if prev != sha => Some(format!("{r}/compare/{prev}...{sha}")),
+                _ => None,
+            },
+        })
+    });
+    json!({
+        "new_in": d.new_in,
+        "not_in": d.not_in,
+        "deployed_at": d.deployed_at.as_ref().map(rfc3339),
+        "deployed_by": d.deployed_by,
+        "commit": commit,
+    })
+}
+
 /// Who owns the innermost frame of the service's own code, by CODEOWNERS: the file, and each
 /// owner as markdown (code, so nobody is notified, unless `mention_owners`).
 fn owners_view(rc: &RootCause, links: &Links) -> Value {
@@ -307,6 +342,7 @@ pub fn root_cause_view(rc: &RootCause, window: &Window, links: &Links) -> Value 
         "clusters": clusters,
         "frames": frames(rc, links),
         "owners": owners_view(rc, links),
+        "deploy": deploy_view(rc, links),
         "has_cause": rc.has_cause(),
         "sparkline": sparkline(&minutes, window, 30),
         "console_url": links.console_url(&rc.service, window),

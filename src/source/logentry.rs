@@ -1,7 +1,7 @@
 //! Cloud Logging's `LogEntry` JSON (camelCase as gcloud and sinks write it, snake_case as
 //! BigQuery exports it) turned into the one entry model.
 
-use crate::model::{HttpRequest, LogEntry, Severity};
+use crate::model::{Deploy, HttpRequest, LogEntry, Severity};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -398,7 +398,75 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
         labels,
         request: json_payload.and_then(request_of),
         response_status: json_payload.and_then(response_status_of),
+        deploy: match field(obj, "protoPayload") {
+            Some(Value::Object(payload)) => deploy_of(payload, resource_labels),
+            _ => None,
+        },
     })
+}
+
+/// The deploy an audit log entry records: Cloud Run's `Services.ReplaceService`,
+/// `Services.CreateService` or `Revisions.CreateRevision` that did not fail. The revision is
+/// the one the response says was created (or the entry's own), the commit a `commit-sha`
+/// label anywhere in the request or response.
+fn deploy_of(payload: &Map<String, Value>, resource: &Map<String, Value>) -> Option<Deploy> {
+    let method = payload.get("methodName").and_then(Value::as_str)?;
+    if ![
+        "Services.ReplaceService",
+        "Services.CreateService",
+        "Revisions.CreateRevision",
+    ]
+    .iter()
+    .any(|m| method.ends_with(m))
+        || payload
+            .get("status")
+            .and_then(|s| s.get("code"))
+            .and_then(Value::as_i64)
+            .is_some_and(|c| c != 0)
+    {
+        return None;
+    }
+    let revision = payload
+        .get("response")
+        .and_then(|r| r.get("status"))
+        .and_then(|s| s.get("latestCreatedRevisionName"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| str_field(resource, "revisionName"))
+        .filter(|r| !r.is_empty());
+    let principal = payload
+        .get("authenticationInfo")
+        .and_then(|a| a.get("principalEmail"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let commit = ["request", "response"]
+        .iter()
+        .filter_map(|k| payload.get(*k))
+        .find_map(|v| label_in(v, "commit-sha", 8))
+        .filter(|c| c.len() >= 7 && c.bytes().all(|b| b.is_ascii_hexdigit()));
+    Some(Deploy {
+        revision,
+        principal,
+        commit,
+    })
+}
+
+/// The value of a `labels` entry named `key` anywhere in `value`, a few levels down.
+fn label_in(value: &Value, key: &str, depth: usize) -> Option<String> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    if let Some(v) = map
+        .get("labels")
+        .and_then(|l| l.get(key))
+        .and_then(Value::as_str)
+    {
+        return Some(v.to_string());
+    }
+    if depth == 0 {
+        return None;
+    }
+    map.values().find_map(|v| label_in(v, key, depth - 1))
 }
 
 /// The request a structured line names: tracing's `span`, pino-http's `req`, Serilog's
