@@ -391,6 +391,12 @@ static CONFIG: LazyLock<Regex> = LazyLock::new(|| {
     )
     .unwrap()
 });
+/// An exception about a configuration value it could not use (.NET's `Failed to convert
+/// configuration value at 'Payments:Timeout'`): a configuration error, whatever wraps it. Only
+/// for exceptions: a warning that names a setting (a deprecation) is not one.
+static CONFIG_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bconfig(?:uration)? (?:value|key|section|setting|property)\b").unwrap()
+});
 pub static FAILURE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)\b(?:fail(?:s|ed|ure|ing)?|errors?|unable|cannot|can't|could not|couldn't|blocked|refused|denied|abort(?:ed|ing)?|exception|crash(?:ed)?|unavailable|timed? ?out|timeout|exceeded|invalid|missing|no such|not set|must be set|is required|unhandled|uncaught|declined|violat\w*|expired|deadlock|segmentation fault|panic|fatal|killed|SIG(?:KILL|SEGV|ABRT|BUS)|unreachable|rejected|unauthori[sz]ed|ECONN\w+|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)\b",
@@ -524,7 +530,7 @@ pub fn exception_kind(e: &Exception) -> CauseKind {
         || e.kind.ends_with("[ERR_MODULE_NOT_FOUND]")
     {
         CauseKind::Import
-    } else if CONFIG.is_match(&text) {
+    } else if CONFIG.is_match(&text) || CONFIG_VALUE.is_match(&e.message) {
         CauseKind::Config
     } else if OOM.is_match(&text) {
         CauseKind::OutOfMemory

@@ -25,7 +25,7 @@ const MAX_RUN: usize = 2_000;
 /// The prefix a logging library writes before the message: `[2025-09-15 21:48:03 +0000] [7]
 /// [ERROR] `, `ERROR:    `, `2025/09/15 21:48:03 `, Spring's `… ERROR 1 --- [main] logger : `.
 static LOG_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    regex::RegexBuilder::new(
         r"(?x)^
         (?:[DIWEFAU],\ \[[^\]\n]{1,64}\]\ +[A-Z]+\ --\ [^:\n]{0,40}:\ ?)?   # Ruby: E, [time #1] ERROR -- :
         (?:(?:\[[\w-]{1,30}\]\ +)?(?:\d+\ +-\ +)?\d{1,2}/\d{1,2}/\d{4},?\ +\d{1,2}:\d\d:\d\d(?:\ ?[AP]M)?\ +
@@ -38,6 +38,10 @@ static LOG_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
         (?:\d+\ ---\ (?:\[[^\]\n]*\]\ *)+[\w.$\[\]/-]+\ *:\ ?)?      # Spring: 1 --- [app] [main] logger :
         ",
     )
+    // Its bounded repetitions make many states: room for them keeps the search in the fast
+    // lazy DFA instead of the slow fallback, on every line.
+    .dfa_size_limit(64 << 20)
+    .build()
     .unwrap()
 });
 
@@ -92,6 +96,8 @@ static HEADER: LazyLock<Regex> = LazyLock::new(|| {
         | (?:/|node:)[^\s:]+:\d+
         | Uncaught(?:\ exception|\ error)?:?
         | (?:ERROR!\ )?Config\ provider\ [\w.]+\ failed\ with:
+        | <---\ (?:Last\ few\ GCs|JS\ stacktrace)\ --->
+        | (?:\[\d+:0x[0-9a-f]+\]\ +)?\d+\ ms:\ (?:Mark-Compact|Scavenge|Mark-sweep).*
         | Unhandled\ (?:exception|rejection|promise\ rejection):?
         )\s*$",
     )
@@ -108,6 +114,10 @@ fn is_header(trimmed: &str) -> bool {
         || trimmed.starts_with("Error starting")
         || trimmed.starts_with("APPLICATION")
         || trimmed.starts_with("ERROR!")
+        || trimmed.starts_with("<---")
+        || trimmed.starts_with('[')
+        || (trimmed.as_bytes().first().is_some_and(u8::is_ascii_digit)
+            && trimmed.contains(" ms: "))
         || trimmed.starts_with("Config provider")
         || trimmed.contains("Exception in ");
     maybe && HEADER.is_match(trimmed)

@@ -514,9 +514,12 @@ static ELIXIR_FRAME: LazyLock<Regex> = LazyLock::new(|| {
 /// An Elixir exception: its module, its message (with the lines that follow it before the
 /// frames), its frames (innermost first as printed, outermost first here).
 fn parse_elixir(lines: &[&str]) -> Option<Exception> {
+    // The words first: most events are not this runtime's, and captures are slow.
     let (i, c) = lines.iter().enumerate().find_map(|(i, l)| {
-        ELIXIR_HEAD
-            .captures(strip_log_prefix(l).trim())
+        let t = strip_log_prefix(l).trim();
+        t.starts_with("** (")
+            .then(|| ELIXIR_HEAD.captures(t))
+            .flatten()
             .map(|c| (i, c))
     })?;
     let mut message = c[2].trim().to_string();
@@ -558,9 +561,12 @@ static RUBY_FRAME: LazyLock<Regex> =
 
 /// A Rack dump: the class, the message, the frames (innermost first as printed).
 fn parse_rack_dump(lines: &[&str]) -> Option<Exception> {
+    // The words first: most events are not this runtime's, and captures are slow.
     let (i, c) = lines.iter().enumerate().find_map(|(i, l)| {
-        RACK_DUMP_HEAD
-            .captures(strip_log_prefix(l).trim())
+        let t = strip_log_prefix(l).trim();
+        t.starts_with("- ")
+            .then(|| RACK_DUMP_HEAD.captures(t))
+            .flatten()
             .map(|c| (i, c))
     })?;
     let mut frames: Vec<Frame> = lines[i + 1..]
