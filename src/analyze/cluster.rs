@@ -369,10 +369,13 @@ static STARTUP: LazyLock<Regex> = LazyLock::new(|| {
 });
 static EXIT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)container called exit\([1-9]\d*\)|container (?:terminated|exited)|exited with (?:code|status) [1-9]|\bexit status [1-9]|restarting (?:container|instance)|container restart|crashloop|back-off restarting|uncaught signal: \d+",
+        r"(?i)container called exit\([1-9]\d*\)|container (?:terminated|exited)|exited with (?:code|status) [1-9]|\bexit status [1-9]|restarting (?:container|instance)|container restart|crashloop|back-off restarting|uncaught signal: \d+|\bexecution \S+ has failed to complete",
     )
     .unwrap()
 });
+/// Cloud Run's word that a job's execution failed: its tasks ran out of retries.
+pub static EXECUTION_FAILED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\bexecution \S+ has failed to complete\b").unwrap());
 static HEALTH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:liveness|readiness|health) (?:tcp |http |grpc )?probe failed|health ?checks? (?:failed|failing) for (?:container|instance|revision)").unwrap()
 });

@@ -293,9 +293,23 @@ pub fn correlate(
         if occurs_elsewhere {
             continue;
         }
-        is_head[c] = false;
         let total = heads.get(&h).map_or(0, |l| l.len());
         let delay = median(&link.delays_ns);
+        // An error of its own in a long-lived attempt (a worker that runs for minutes before
+        // it crashes) belongs to the crash only when it comes with it: in most of its
+        // attempts, or right before it.
+        let own_error = matches!(
+            clusters[c].role,
+            Role::Cause(_) | Role::FailureWarning | Role::Symptom(SymptomKind::Timeout)
+        );
+        if own_error
+            && !link.chain
+            && (link.attempts as f64) < CONFIDENCE * total as f64
+            && delay.abs() > ENTITY_NEAR_NS
+        {
+            continue;
+        }
+        is_head[c] = false;
         delays.insert(c, delay);
         let what = if wrappers.contains_key(&(c, h)) {
             "a generic wrapper that ends the same start-ups; the specific error is the cause"
@@ -454,6 +468,7 @@ pub fn correlate(
             .or_else(|| down_link(c, &clusters, &occurrences, &by_cluster, &heads, traffic))
             .or_else(|| port_link(c, &clusters, &parent, &index))
             .or_else(|| limit_link(c, &clusters, &occurrences, &by_cluster, traffic))
+            .or_else(|| execution_link(c, &clusters, &handled, &index))
         {
             let (h, evidence) = found;
             let h = group_of(&parent, h);
@@ -1062,6 +1077,52 @@ fn around(o: &Occurrence) -> (i64, i64) {
     }
 }
 
+/// How long before a job execution's failure its tasks may have failed.
+const EXECUTION_NEAR_NS: i64 = 30 * 60_000_000_000;
+
+/// A job execution that failed (Cloud Run says so without naming a task or an instance):
+/// its cause is the error its tasks failed with, the one of the job logged before every such
+/// failure, the most often when several were.
+fn execution_link(
+    c: usize,
+    clusters: &[Cluster],
+    handled: &[bool],
+    index: &Index,
+) -> Option<(usize, Evidence)> {
+    let example = clusters[c].stats.examples.first()?;
+    if !super::cluster::EXECUTION_FAILED.is_match(example) {
+        return None;
+    }
+    let failures = &index.times[c];
+    let before = |a: usize, t: i64| {
+        let times = &index.times[a];
+        let i = times.partition_point(|&x| x <= t);
+        i > 0 && t - times[i - 1] <= EXECUTION_NEAR_NS
+    };
+    let (a, _) = (0..clusters.len())
+        .filter(|&a| {
+            a != c
+                && !handled[a]
+                && matches!(clusters[a].role, Role::Cause(_))
+                && clusters[a].stats.service == clusters[c].stats.service
+                && failures.iter().all(|&t| before(a, t))
+        })
+        .map(|a| (a, clusters[a].stats.count))
+        .max_by_key(|&(a, n)| (n, std::cmp::Reverse(a)))?;
+    Some((
+        a,
+        Evidence {
+            kind: EvidenceKind::Statistics,
+            detail: format!(
+                "the job's execution failed after its tasks failed with the cause, in {} of {} execution{}",
+                failures.len(),
+                failures.len(),
+                plural(failures.len())
+            ),
+        },
+    ))
+}
+
 /// The exception text of `e` (`Type: message`, long enough to name something) when the line
 /// of `line`, a cluster with no exception of its own, quotes it.
 fn quoted_exception(e: &Cluster, line: &Cluster) -> Option<String> {
@@ -1213,6 +1274,13 @@ fn down_link(
     traffic: &Traffic,
 ) -> Option<(usize, Evidence)> {
     if !matches!(clusters[c].role, Role::Symptom(_)) || by_cluster[c].is_empty() {
+        return None;
+    }
+    // An application's own timeout (a call that it retries) says nothing of being down; a
+    // request that timed out at the platform (504) does.
+    if clusters[c].role == Role::Symptom(SymptomKind::Timeout)
+        && clusters[c].stats.http_statuses.is_empty()
+    {
         return None;
     }
     let service = &clusters[c].stats.service;
