@@ -276,17 +276,10 @@ pub fn quiet(
             {
                 return None;
             }
-            // The service of a row from before services were recorded: the issue's label.
             let service = rows
                 .iter()
                 .find_map(|(_, t)| t.service.clone())
-                .or_else(|| {
-                    issue
-                        .labels
-                        .iter()
-                        .find_map(|l| l.strip_prefix(crate::marker::SERVICE_LABEL))
-                        .map(str::to_string)
-                })?;
+                .or_else(|| labelled_service(issue))?;
             if !swept.contains(&service) {
                 return None;
             }
@@ -317,6 +310,16 @@ pub fn quiet(
         .collect();
     out.sort_by_key(|q| q.issue);
     out
+}
+
+/// The service of an issue by its label: what a tracked row from before services were
+/// recorded belongs to.
+pub fn labelled_service(issue: &KnownIssue) -> Option<String> {
+    issue
+        .labels
+        .iter()
+        .find_map(|l| l.strip_prefix(crate::marker::SERVICE_LABEL))
+        .map(str::to_string)
 }
 
 /// The issue whose marker carries the fingerprint: the open one, else the oldest.

@@ -20,7 +20,7 @@ use crate::source::logfile;
 use crate::store::Store;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One service read over its own window (the App keeps a cursor per service); `None` reads
 /// every Cloud Run service of the project.
@@ -217,6 +217,7 @@ pub async fn run(sweep: Sweep<'_>, logs: Logs<'_>, known: Known<'_>) -> anyhow::
                         store,
                         &repo.full_name,
                         &analysis,
+                        &actions,
                         &issues,
                         &tracked,
                         sweep.now,
@@ -592,34 +593,38 @@ async fn remember_seen(
     store: &Store,
     repo: &str,
     analysis: &Analysis,
+    actions: &[Action],
     issues: &[KnownIssue],
     before: &HashMap<String, Tracked>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    // The rows as they are now: a create just added one.
-    let tracked = store.tracked(repo).await?;
-    for rc in &analysis.root_causes {
-        if tracked.contains_key(&rc.fingerprint) {
+    for (rc, action) in analysis.root_causes.iter().zip(actions) {
+        // The rows the store has: those from before, and those this sweep's writes added.
+        if before.contains_key(&rc.fingerprint) || action.kind != ActionKind::None {
             store
                 .seen(repo, &rc.fingerprint, rc.last_seen.unwrap_or(now), now)
                 .await?;
         }
     }
-    let open = |n: u64| {
-        issues
-            .iter()
-            .any(|i| i.number == n && i.state == plan::IssueState::Open)
-    };
+    let seen: HashSet<&str> = analysis
+        .root_causes
+        .iter()
+        .map(|rc| rc.fingerprint.as_str())
+        .collect();
     for (fingerprint, t) in before {
-        let missed = !analysis
-            .root_causes
-            .iter()
-            .any(|rc| &rc.fingerprint == fingerprint);
+        let Some(issue) = t
+            .merged_into
+            .or(t.issue)
+            .and_then(|n| issues.iter().find(|i| i.number == n))
+        else {
+            continue;
+        };
         let read = t
             .service
-            .as_ref()
-            .is_some_and(|s| analysis.services.contains(s));
-        if missed && read && t.merged_into.or(t.issue).is_some_and(open) {
+            .clone()
+            .or_else(|| plan::labelled_service(issue))
+            .is_some_and(|s| analysis.services.contains(&s));
+        if !seen.contains(fingerprint.as_str()) && read && issue.state == plan::IssueState::Open {
             store.unseen(repo, fingerprint).await?;
         }
     }

@@ -49,6 +49,23 @@ async fn sweep(api: &str, token: Option<&str>, extra: &[&str]) -> (Value, String
     )
 }
 
+/// Runs `log-gardener ARGS` with the workflow's token against the fake, off the async runtime.
+async fn run_with_token(api: &str, args: &[&str]) -> std::process::Output {
+    let api = api.to_string();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+            .args(&args)
+            .env("GITHUB_API_URL", &api)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env_remove("APP_ID")
+            .output()
+            .expect("run log-gardener")
+    })
+    .await
+    .expect("join")
+}
+
 fn p0_action(result: &Value) -> Value {
     result["root_causes"]
         .as_array()
@@ -96,18 +113,7 @@ async fn an_invalid_repository_configuration_is_named() {
     gh.add_repo(REPO);
     gh.add_token(TOKEN, "github-actions[bot]", "Bot");
     gh.set_file(REPO, ".github/log-gardener.yml", "labelz: [x]\n");
-    let api = gh.url.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_log-gardener"))
-            .args(["sweep", "--logs", &example(), "--repo", REPO])
-            .env("GITHUB_API_URL", &api)
-            .env("GITHUB_TOKEN", TOKEN)
-            .env_remove("APP_ID")
-            .output()
-            .expect("run log-gardener")
-    })
-    .await
-    .expect("join");
+    let out = run_with_token(&gh.url, &["sweep", "--logs", &example(), "--repo", REPO]).await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("labelz"), "{stderr}");
@@ -271,17 +277,9 @@ async fn a_new_issue_names_the_codeowners_of_the_failing_file_and_mentions_only_
     gh.set_file(OTHER, "docs/CODEOWNERS", "*.py @acme/python-team\n");
     let run = |repo: &'static str| {
         let api = gh.url.clone();
-        tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_log-gardener"))
-                .args(["sweep", "--logs", &example(), "--repo", repo])
-                .env("GITHUB_API_URL", &api)
-                .env("GITHUB_TOKEN", TOKEN)
-                .env_remove("APP_ID")
-                .output()
-                .expect("run log-gardener")
-        })
+        async move { run_with_token(&api, &["sweep", "--logs", &example(), "--repo", repo]).await }
     };
-    assert!(run(OTHER).await.unwrap().status.success());
+    assert!(run(OTHER).await.status.success());
     let body = gh.issues(OTHER)[0].body.clone();
     let row = body
         .lines()
@@ -291,7 +289,7 @@ async fn a_new_issue_names_the_codeowners_of_the_failing_file_and_mentions_only_
 
     const BARE: &str = "acme/bare";
     gh.add_repo(BARE);
-    assert!(run(BARE).await.unwrap().status.success());
+    assert!(run(BARE).await.status.success());
     assert!(!gh.issues(BARE)[0].body.contains("Suggested owners"));
 }
 
@@ -363,18 +361,11 @@ async fn an_issue_says_which_deploy_brought_it_and_links_the_suspect_change() {
     gh.add_token(TOKEN, "github-actions[bot]", "Bot");
     let dir = tempfile::tempdir().unwrap();
     let logs = bad_deploy_hour(dir.path());
-    let api = gh.url.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_log-gardener"))
-            .args(["sweep", "--logs", &logs, "--repo", REPO, "--format", "json"])
-            .env("GITHUB_API_URL", &api)
-            .env("GITHUB_TOKEN", TOKEN)
-            .env_remove("APP_ID")
-            .output()
-            .expect("run log-gardener")
-    })
-    .await
-    .unwrap();
+    let out = run_with_token(
+        &gh.url,
+        &["sweep", "--logs", &logs, "--repo", REPO, "--format", "json"],
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",

@@ -98,6 +98,14 @@ impl World {
         .unwrap()
     }
 
+    /// The world with the seed outage filed at its end (`outage_end`): the issue's number.
+    async fn with_the_seed_filed(config: &Config) -> (World, u64) {
+        let w = World::new().await;
+        w.sweep(&seed(), config, outage_end()).await;
+        let issue = w.issue();
+        (w, issue)
+    }
+
     fn issue(&self) -> u64 {
         let issues = self.gh.issues(REPO);
         assert_eq!(
@@ -125,11 +133,9 @@ fn outage_end() -> DateTime<Utc> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_root_cause_is_noted_once_after_quiet_after_and_comes_back_as_before() {
-    let w = World::new().await;
     let config = Config::default();
+    let (w, issue) = World::with_the_seed_filed(&config).await;
     let t0 = outage_end();
-    w.sweep(&seed(), &config, t0).await;
-    let issue = w.issue();
 
     // Hourly sweeps of a healthy service: nothing said before quiet_after (24h).
     for h in 1..=23 {
@@ -196,14 +202,12 @@ async fn a_quiet_root_cause_is_noted_once_after_quiet_after_and_comes_back_as_be
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_resolve_after_a_quiet_issue_is_closed_as_completed_and_reopened_when_it_returns() {
-    let w = World::new().await;
     let config = Config {
         resolve_after: SpanOrOff(Some(Duration::days(3))),
         ..Config::default()
     };
+    let (w, issue) = World::with_the_seed_filed(&config).await;
     let t0 = outage_end();
-    w.sweep(&seed(), &config, t0).await;
-    let issue = w.issue();
 
     // Daily sweeps: noted after a day, closed after three.
     let day = |d: i64| t0 + Duration::days(d) + Duration::minutes(5);
@@ -269,11 +273,9 @@ async fn with_resolve_after_a_quiet_issue_is_closed_as_completed_and_reopened_wh
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_that_does_not_read_the_service_counts_no_quiet_sweep() {
-    let w = World::new().await;
     let config = Config::default();
+    let (w, issue) = World::with_the_seed_filed(&config).await;
     let t0 = outage_end();
-    w.sweep(&seed(), &config, t0).await;
-    let issue = w.issue();
     // Two days of sweeps of another service only (the file names no netra-backend entry).
     let other = w.dir.join("other.jsonl");
     let text = std::fs::read_to_string(healthy_hour(&w.dir, t0)).unwrap();

@@ -34,8 +34,9 @@ pub struct Deploys {
     revisions: HashMap<String, BTreeMap<String, DateTime<Utc>>>,
     /// Per service, each deploy and when.
     deploys: HashMap<String, Vec<(DateTime<Utc>, Deploy)>>,
-    /// The last (service, revision) noted: most entries repeat it.
-    last: Option<(String, String)>,
+    /// The last (service, revision) noted and when it was first seen: most entries repeat it,
+    /// and only an earlier one needs the table.
+    last: Option<(String, String, DateTime<Utc>)>,
 }
 
 impl Deploys {
@@ -45,23 +46,17 @@ impl Deploys {
             return;
         };
         if let Some(revision) = &entry.revision {
-            let same = self
+            let known = self
                 .last
                 .as_ref()
-                .is_some_and(|(s, r)| s == service && r == revision);
-            if !same {
+                .is_some_and(|(s, r, first)| s == service && r == revision && *first <= t);
+            if !known {
                 let revisions = self.revisions.entry(service.clone()).or_default();
                 if revisions.len() < MAX_PER_SERVICE || revisions.contains_key(revision) {
                     let first = revisions.entry(revision.clone()).or_insert(t);
                     *first = (*first).min(t);
+                    self.last = Some((service.clone(), revision.clone(), *first));
                 }
-                self.last = Some((service.clone(), revision.clone()));
-            } else if let Some(first) = self
-                .revisions
-                .get_mut(service)
-                .and_then(|r| r.get_mut(revision))
-            {
-                *first = (*first).min(t);
             }
         }
         if let Some(deploy) = &entry.deploy {

@@ -62,35 +62,36 @@ pub fn trace_by_request(occurrences: &mut [Occurrence]) {
         if o.trace != 0 || o.request == 0 {
             continue;
         }
-        let Some(candidates) = traced.get(&(o.instance, o.request)) else {
-            o.trace = own;
-            own -= 1;
-            continue;
-        };
-        let mut near = candidates
-            .iter()
-            .filter(|(t, reach, _)| (o.t - t).abs() <= *reach)
-            .map(|(t, _, trace)| ((o.t - t).abs(), *trace));
-        let Some(mut best) = near.next() else {
-            o.trace = own;
-            own -= 1;
-            continue;
-        };
-        let mut tie = false;
-        for c in near {
-            if c.0 < best.0 {
-                (best, tie) = (c, false);
-            } else if c.0 == best.0 && c.1 != best.1 {
-                tie = true;
+        o.trace = match traced
+            .get(&(o.instance, o.request))
+            .and_then(|candidates| nearest(candidates, o.t))
+        {
+            Some(trace) => trace,
+            None => {
+                own -= 1;
+                own + 1
             }
+        };
+    }
+}
+
+/// The trace of the traced line nearest to `t` whose request reaches it; none when two
+/// different ones are equally near.
+fn nearest(candidates: &[(i64, i64, u32)], t: i64) -> Option<u32> {
+    let mut best: Option<(i64, u32)> = None;
+    let mut tie = false;
+    for &(at, reach, trace) in candidates {
+        let d = (t - at).abs();
+        if d > reach {
+            continue;
         }
-        if tie {
-            o.trace = own;
-            own -= 1;
-        } else {
-            o.trace = best.1;
+        match best {
+            Some((bd, _)) if d > bd => {}
+            Some((bd, bt)) if d == bd => tie |= bt != trace,
+            _ => (best, tie) = (Some((d, trace)), false),
         }
     }
+    best.filter(|_| !tie).map(|(_, trace)| trace)
 }
 
 /// What was served, for "the service kept serving" and "this instance was up".

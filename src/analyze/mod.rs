@@ -610,11 +610,16 @@ impl Clusters {
             self.traffic.jobs.insert(service.clone());
         }
         let trace = intern(&mut self.traces, entry.trace.as_deref());
-        let request = match &entry.http {
-            Some(h) => h.method.as_deref().map(|m| format!("{m} {}", h.path())),
-            None => entry.request.clone(),
-        };
-        let request = intern(&mut self.requests, request.as_deref());
+        // A request log names its request by its method and path, an application line as its
+        // logger wrote it.
+        let logged = entry
+            .http
+            .as_ref()
+            .and_then(|h| h.method.as_deref().map(|m| format!("{m} {}", h.path())));
+        let request = intern(
+            &mut self.requests,
+            logged.as_deref().or(entry.request.as_deref()),
+        );
         self.occurrences.push(Occurrence {
             cluster: id,
             instance,

@@ -511,17 +511,26 @@ static ELIXIR_FRAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s+(?:\([\w]+ [\w.+-]+\) )?([^\s:()][^\s:]*):(\d+): (.+)$").unwrap()
 });
 
+/// The first line that, past its log prefix, opens with `words` and matches `head`: the
+/// words first, as most events are not this runtime's and captures are slow.
+fn head_line<'a>(
+    lines: &[&'a str],
+    words: &str,
+    head: &Regex,
+) -> Option<(usize, regex::Captures<'a>)> {
+    lines.iter().enumerate().find_map(|(i, l)| {
+        let t = strip_log_prefix(l).trim();
+        t.starts_with(words)
+            .then(|| head.captures(t))
+            .flatten()
+            .map(|c| (i, c))
+    })
+}
+
 /// An Elixir exception: its module, its message (with the lines that follow it before the
 /// frames), its frames (innermost first as printed, outermost first here).
 fn parse_elixir(lines: &[&str]) -> Option<Exception> {
-    // The words first: most events are not this runtime's, and captures are slow.
-    let (i, c) = lines.iter().enumerate().find_map(|(i, l)| {
-        let t = strip_log_prefix(l).trim();
-        t.starts_with("** (")
-            .then(|| ELIXIR_HEAD.captures(t))
-            .flatten()
-            .map(|c| (i, c))
-    })?;
+    let (i, c) = head_line(lines, "** (", &ELIXIR_HEAD)?;
     let mut message = c[2].trim().to_string();
     let mut frames = Vec::new();
     for l in &lines[i + 1..] {
@@ -561,14 +570,7 @@ static RUBY_FRAME: LazyLock<Regex> =
 
 /// A Rack dump: the class, the message, the frames (innermost first as printed).
 fn parse_rack_dump(lines: &[&str]) -> Option<Exception> {
-    // The words first: most events are not this runtime's, and captures are slow.
-    let (i, c) = lines.iter().enumerate().find_map(|(i, l)| {
-        let t = strip_log_prefix(l).trim();
-        t.starts_with("- ")
-            .then(|| RACK_DUMP_HEAD.captures(t))
-            .flatten()
-            .map(|c| (i, c))
-    })?;
+    let (i, c) = head_line(lines, "- ", &RACK_DUMP_HEAD)?;
     let mut frames: Vec<Frame> = lines[i + 1..]
         .iter()
         .map_while(|l| RUBY_FRAME.captures(l))

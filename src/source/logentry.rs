@@ -330,13 +330,18 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
         _ => None,
     };
 
+    let object = |name: &str| match field(obj, name) {
+        Some(Value::Object(payload)) => Some(payload),
+        _ => None,
+    };
+    let (json_payload, proto_payload) = (object("jsonPayload"), object("protoPayload"));
     let mut stack_trace = None;
     let message = if let Some(Value::String(text)) = field(obj, "textPayload") {
         text.clone()
-    } else if let Some(Value::Object(payload)) = field(obj, "jsonPayload") {
+    } else if let Some(payload) = json_payload {
         stack_trace = json_payload_stack_trace(payload);
         json_payload_message(payload)
-    } else if let Some(Value::Object(payload)) = field(obj, "protoPayload") {
+    } else if let Some(payload) = proto_payload {
         proto_payload_message(payload)
     } else if let Some(h) = &http {
         // Cloud Run request logs carry no payload when the request went through.
@@ -350,12 +355,10 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
         Some(v) => parse_severity(v)?,
         None => Severity::Default,
     };
-    let severity = match (severity, field(obj, "jsonPayload")) {
+    let severity = match (severity, json_payload) {
         // Cloud Run promotes only `severity`; a logger's own level field still says what the
         // line is (Monolog's `level_name`, pino's numeric `level`, Serilog's `@l`), up to ERROR.
-        (Severity::Default, Some(Value::Object(payload))) => {
-            payload_level(payload).min(Severity::Error)
-        }
+        (Severity::Default, Some(payload)) => payload_level(payload).min(Severity::Error),
         (severity, _) => severity,
     };
 
@@ -372,10 +375,6 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
             }
         }
     }
-    let json_payload = match field(obj, "jsonPayload") {
-        Some(Value::Object(payload)) => Some(payload),
-        _ => None,
-    };
     let instance = labels
         .get("instanceId")
         .or_else(|| labels.get("instance_id"))
@@ -398,10 +397,7 @@ pub fn entry_from_json(value: &Value) -> Result<LogEntry, String> {
         labels,
         request: json_payload.and_then(request_of),
         response_status: json_payload.and_then(response_status_of),
-        deploy: match field(obj, "protoPayload") {
-            Some(Value::Object(payload)) => deploy_of(payload, resource_labels),
-            _ => None,
-        },
+        deploy: proto_payload.and_then(|payload| deploy_of(payload, resource_labels)),
     })
 }
 
