@@ -451,6 +451,9 @@ pub fn classify(text: &str, stats: &ClusterStats) -> Role {
         return Role::Symptom(SymptomKind::ServerError);
     }
     if let Some(e) = &stats.exception {
+        if client_went_away(text, e) {
+            return Role::Noise;
+        }
         return Role::Cause(exception_kind(e));
     }
     if STARTUP.is_match(text) {
@@ -494,6 +497,27 @@ pub fn classify(text: &str, stats: &ClusterStats) -> Role {
         return Role::FailureWarning;
     }
     Role::Noise
+}
+
+/// The exceptions servers raise when the client hung up while its response was being
+/// written or its body read: Tomcat's `ClientAbortException`, Jetty's `EofException`,
+/// Starlette's `ClientDisconnect`, aiohttp's `ClientConnectionResetError`, body parsers'
+/// `request aborted`.
+static CLIENT_GONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\b(?:ClientAbortException|EofException|ClientDisconnect(?:ed)?(?:Error)?|ClientConnectionResetError|BadRequestError: request aborted)\b",
+    )
+    .unwrap()
+});
+
+/// Whether an exception only says that the client went away: nothing on this side failed,
+/// whatever the level it was logged at.
+pub fn client_went_away(text: &str, e: &Exception) -> bool {
+    CLIENT_GONE.is_match(&e.kind)
+        || CLIENT_GONE.is_match(text)
+        || e.raised_while_handling
+            .iter()
+            .any(|r| CLIENT_GONE.is_match(r))
 }
 
 static WRAPPER_KIND: LazyLock<Regex> = LazyLock::new(|| {
@@ -663,6 +687,30 @@ mod tests {
             classify("response failed", &s),
             Role::Cause(CauseKind::Error)
         );
+    }
+
+    #[test]
+    fn an_exception_that_says_the_client_went_away_is_noise() {
+        let mut s = stats_with(Severity::Error);
+        s.exception = Some(Exception {
+            kind: "java.io.IOException".into(),
+            message: "Broken pipe".into(),
+            frames: Vec::new(),
+            raised_while_handling: vec![
+                "org.apache.catalina.connector.ClientAbortException: java.io.IOException: Broken pipe"
+                    .into(),
+            ],
+        });
+        assert_eq!(
+            classify("java.io.IOException: Broken pipe", &s),
+            Role::Noise
+        );
+        // A broken pipe to an upstream is a failure of this side.
+        s.exception.as_mut().unwrap().raised_while_handling.clear();
+        assert!(matches!(
+            classify("java.io.IOException: Broken pipe", &s),
+            Role::Cause(_)
+        ));
     }
 
     #[test]

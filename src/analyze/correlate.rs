@@ -860,14 +860,22 @@ fn trace_link(
     let (g, k) = shared
         .into_iter()
         .max_by_key(|(g, k)| (*k, std::cmp::Reverse(*g)))?;
-    let share = k as f64 / traced.len() as f64;
-    (share >= CONFIDENCE).then(|| {
+    // Requests of one route that failed for two causes in turn are explained all the same:
+    // they go with the cause of most of them.
+    let explained = traced.iter().filter(|t| owners.contains_key(t)).count() as u64;
+    let share = explained as f64 / traced.len() as f64;
+    (share >= CONFIDENCE && k * 2 > explained).then(|| {
+        let others = if explained > k {
+            format!(", {} with another root cause", explained - k)
+        } else {
+            String::new()
+        };
         (
             g,
             Evidence {
                 kind: EvidenceKind::Trace,
                 detail: format!(
-                    "the same trace as the cause in {k} of {} request{}",
+                    "the same trace as the cause in {k} of {} request{}{others}",
                     traced.len(),
                     plural(traced.len())
                 ),
@@ -1177,8 +1185,12 @@ fn entity_link(
         shared.sort_by_key(|e| !super::entities::is_specific(e));
         for shared in shared {
             // Any instance: one database refusing two instances is one failure. An address or
-            // a host failing two ways in one stretch of the window is one upstream down.
-            let reach = if shared.starts_with("address ") || shared.starts_with("host ") {
+            // a host failing two ways in one stretch of the window is one upstream down, one
+            // exception text raised from two places in it one fault.
+            let reach = if shared.starts_with("address ")
+                || shared.starts_with("host ")
+                || shared.starts_with("exception text ")
+            {
                 UPSTREAM_NEAR_NS
             } else {
                 ENTITY_NEAR_NS

@@ -133,7 +133,7 @@ static GO_FUNC: LazyLock<Regex> = LazyLock::new(|| {
 /// `Type: message` or a bare `Type`, where the type looks like an exception class.
 pub static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?:Exception in thread .+? |Uncaught (?:exception:? )?|Unhandled (?:rejection|exception)[:.]? |---> )?((?:[A-Za-z_][\w$]*\.)*(?:[A-Z][\w$]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure|Panic)(?: \[[A-Z][A-Z0-9_]*\])?)(?::\s?(.*))?$",
+        r"^(?:Exception in thread .+? |Uncaught (?:exception:? )?|Unhandled (?:rejection|exception)[:.]? |---> )?((?:[A-Za-z_][\w$]*(?:\.|::))*(?:[A-Z][\w$]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure|Panic)(?: \[[A-Z][A-Z0-9_]*\])?)(?::\s?(.*))?$",
     )
     .unwrap()
 });

@@ -80,6 +80,9 @@ pub fn parse_exception(text: &str) -> Option<Exception> {
     if let Some(e) = parse_rack_dump(&lines) {
         return Some(e);
     }
+    if let Some(e) = parse_rails_report(&lines) {
+        return Some(e);
+    }
     if let Some(e) = parse_php_monolog(&lines) {
         return Some(e);
     }
@@ -111,7 +114,7 @@ pub fn embedded_exception_start(line: &str) -> Option<usize> {
 
 /// An exception type in the middle of a line, after a message.
 static EMBEDDED_EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception): ").unwrap()
+    Regex::new(r"\b(?:[A-Za-z_$][\w$]*(?:\.|::))*[A-Z][\w$]*(?:Error|Exception): ").unwrap()
 });
 
 /// One exception of a Python chain: type, message, frames, and its `key = value` detail lines.
@@ -592,6 +595,53 @@ fn parse_rack_dump(lines: &[&str]) -> Option<Exception> {
     })
 }
 
+/// Rails' report of an exception a request raised (`ActionDispatch::DebugExceptions`):
+/// `Redis::TimeoutError (Waited 1.0 seconds):`, the message possibly going on over lines
+/// until `):`, then the application trace, one `file:line:in 'method'` a line; every line
+/// behind the request's tags (`[request-id] `).
+static RAILS_REPORT_HEAD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^([A-Z]\w*(?:::[A-Z]\w*)+|[A-Z]\w*(?:Error|Exception)) \((.+?)(\):)?$").unwrap()
+});
+static RAILS_FRAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\S+?\.rb):(\d+):in [`']([^']+)'").unwrap());
+
+/// A line without the tags a tagged logger put before it (`[36926c06-…] `).
+fn without_tags(line: &str) -> &str {
+    let mut t = line.trim_start();
+    while let Some(rest) = t.strip_prefix('[')
+        && let Some(end) = rest.find(']').filter(|&e| e <= 64)
+    {
+        t = rest[end + 1..].trim_start();
+    }
+    t
+}
+
+fn parse_rails_report(lines: &[&str]) -> Option<Exception> {
+    let (i, c) = lines.iter().enumerate().find_map(|(i, l)| {
+        let t = without_tags(strip_log_prefix(l)).trim_end();
+        RAILS_REPORT_HEAD.captures(t).map(|c| (i, c))
+    })?;
+    let mut frames: Vec<Frame> = lines[i + 1..]
+        .iter()
+        .filter_map(|l| RAILS_FRAME.captures(without_tags(l)))
+        .map(|f| Frame {
+            file: f[1].to_string(),
+            function: f[3].to_string(),
+            line: f[2].parse().ok(),
+        })
+        .collect();
+    if frames.is_empty() && c.get(3).is_none() {
+        return None;
+    }
+    frames.reverse();
+    Some(Exception {
+        kind: c[1].to_string(),
+        message: c[2].to_string(),
+        frames,
+        raised_while_handling: Vec::new(),
+    })
+}
+
 static RUBY_FROM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s+from (\S+?):(\d+):in [`']([^']+)'").unwrap());
 
@@ -813,6 +863,31 @@ Runtime terminating during boot ({#{message=><<\"environment variable DATABASE_U
         assert_eq!(e.frames[0].function, "capture");
         // A dash-separated line without a backtrace is no report.
         assert!(parse_exception("- Deploy - started:").is_none());
+    }
+
+    #[test]
+    fn a_rails_report_behind_its_request_tags_gives_type_message_and_frames() {
+        let tag = "[7b7c898a-6a13-4d37-9365-4bdddfb1a4d8]";
+        let report = format!(
+            "F, [2024-06-11T10:12:54.851702 #1] FATAL -- : {tag}   
+{tag} Redis::TimeoutError (Waited 1.0 seconds (redis://redis-main.prod.internal:6379/0)):
+{tag}   
+{tag} app/controllers/concerns/current_shopper.rb:14:in `current_shopper'
+{tag} app/controllers/application_controller.rb:11:in `set_current_shopper'"
+        );
+        let e = parse_exception(&report).unwrap();
+        assert_eq!(e.kind, "Redis::TimeoutError");
+        assert_eq!(
+            e.message,
+            "Waited 1.0 seconds (redis://redis-main.prod.internal:6379/0)"
+        );
+        assert_eq!(e.frames.len(), 2);
+        assert_eq!(e.frames[1].function, "current_shopper");
+        // The same exception written as `Kind: message` (lograge's `error`) is one too.
+        let e = parse_exception("Redis::TimeoutError: Waited 1.0 seconds").unwrap();
+        assert_eq!(e.kind, "Redis::TimeoutError");
+        // A sentence with a parenthesis is no report.
+        assert!(parse_exception("Deploy (canary) started:").is_none());
     }
 
     #[test]
