@@ -145,6 +145,18 @@ pub fn upstreams_of(c: &Cluster) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether what looks like `host:port` is a source file and its line (`src/flush.rs:88`,
+/// `handler.go:41`): a file of a path, or one name with a source file's extension.
+fn is_source_file(text: &str, socket: &regex::Captures) -> bool {
+    static SOURCE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\.(?:py|js|mjs|cjs|ts|tsx|jsx|go|java|kt|scala|rb|php|rs|ex|exs|cs|erb)$")
+            .unwrap()
+    });
+    let name = &socket[1];
+    let start = socket.get(1).map_or(0, |m| m.start());
+    SOURCE.is_match(name) && (text[..start].ends_with('/') || name.matches('.').count() == 1)
+}
+
 fn named_in(text: &str, out: &mut BTreeSet<String>) {
     for c in MODULE.captures_iter(text) {
         if let Some(name) = c.get(1).or_else(|| c.get(2)) {
@@ -152,7 +164,9 @@ fn named_in(text: &str, out: &mut BTreeSet<String>) {
         }
     }
     for c in SOCKET.captures_iter(text) {
-        out.insert(format!("address {}:{}", &c[1], &c[2]));
+        if !is_source_file(text, &c) {
+            out.insert(format!("address {}:{}", &c[1], &c[2]));
+        }
     }
     for c in URL_HOST.captures_iter(text) {
         let whole = c.get(0).map_or(0..0, |m| m.range());
@@ -189,6 +203,18 @@ mod tests {
         let mut out = BTreeSet::new();
         named_in(text, &mut out);
         out
+    }
+
+    #[test]
+    fn a_source_file_and_its_line_is_no_address() {
+        let no_address = |text: &str| !named(text).iter().any(|e| e.starts_with("address "));
+        assert!(no_address("thread 'main' panicked at src/flush.rs:88:41:"));
+        assert!(no_address("panic at handler.go:41"));
+        assert!(named("panic at handler.go:41").contains("file handler.go:41"));
+        assert_eq!(
+            named("dial tcp redis.cache.internal:6379: connect: connection refused"),
+            BTreeSet::from(["address redis.cache.internal:6379".to_string()])
+        );
     }
 
     #[test]

@@ -407,6 +407,25 @@ impl Analyzer {
                     group.iter().map(|c| c.stats.entries).sum::<u64>();
                 continue;
             }
+            // A failure known only by its symptoms is titled by the first thing the service's
+            // own code said about it (the line naming what timed out), not by the request log
+            // that ended it.
+            if matches!(group[0].role, Role::Symptom(_))
+                && !group[0].stats.http_statuses.is_empty()
+                && let Some(i) = (1..group.len())
+                    .filter(|&i| {
+                        let c = &group[i];
+                        c.stats.http_statuses.is_empty()
+                            && c.stats.severity() >= Severity::Error
+                            && c.role != Role::Noise
+                            && c.stats.count * 2 >= group[0].stats.count
+                    })
+                    .min_by_key(|&i| (group[i].stats.first_seen, i))
+            {
+                group.swap(0, i);
+                let evidence = std::mem::take(&mut group[0].evidence);
+                group[i].evidence = evidence;
+            }
             group[1..].sort_by(|a, b| {
                 b.stats
                     .count

@@ -74,11 +74,23 @@ pub fn of_root_cause(group: &[Cluster], source_root: &str) -> String {
     if let [upstream] = upstreams.iter().collect::<Vec<_>>().as_slice() {
         return format!("{base} ({upstream})");
     }
+    let in_app =
+        |f: &&super::traceback::Frame| super::cluster::in_app_path(f, source_root).is_some();
+    // A Rust panic names where it happened, not a function: the place, as it was printed.
+    if let Some(f) = e.frames.last().filter(in_app)
+        && f.function.starts_with("thread '")
+        && !base.contains(&f.file)
+    {
+        return match f.line {
+            Some(line) => format!("{base} at {}:{line}", f.file),
+            None => format!("{base} at {}", f.file),
+        };
+    }
     let culprit = e
         .frames
         .iter()
         .rev()
-        .find(|f| super::cluster::in_app_path(f, source_root).is_some() && !f.function.is_empty())
+        .find(|f| in_app(f) && !f.function.is_empty())
         .map(|f| short_function(&f.function));
     match culprit {
         Some(function) if !function.is_empty() && !base.contains(&function) => {
@@ -89,9 +101,11 @@ pub fn of_root_cause(group: &[Cluster], source_root: &str) -> String {
 }
 
 /// `github.com/acme/api/internal/handlers.binLabel(...)` as `handlers.binLabel`;
-/// `com.acme.billing.TaxService.rate` as `TaxService.rate`.
+/// `com.acme.billing.TaxService.rate` as `TaxService.rate`; a Go method with its package,
+/// which says where it is (`suggest.(*Ranker).boost` as `suggest.Ranker.boost`).
 fn short_function(function: &str) -> String {
-    // Go's method receivers: `pkg.(*Server).Redeem` is `Server.Redeem`.
+    // Go names a function by its package's path.
+    let go_method = function.contains('/') || function.contains("(*");
     let name = function.replace("(*", "").replace(").", ".");
     let name = name.split('(').next().unwrap_or(&name);
     let name = name.rsplit('/').next().unwrap_or(name);
@@ -99,6 +113,7 @@ fn short_function(function: &str) -> String {
     match parts.as_slice() {
         [] => String::new(),
         [one] => (*one).to_string(),
+        [.., p, a, b] if go_method => format!("{p}.{a}.{b}"),
         [.., a, b] => format!("{a}.{b}"),
     }
 }
@@ -235,7 +250,7 @@ mod tests {
         assert_eq!(short_function("tax_for"), "tax_for");
         assert_eq!(
             short_function("example.com/loyalty/internal/points.(*Server).RedeemPoints"),
-            "Server.RedeemPoints"
+            "points.Server.RedeemPoints"
         );
         assert!(!super::super::entities::names_a_place(
             "grpc._channel._InactiveRpcError: DEADLINE_EXCEEDED: Deadline Exceeded"

@@ -124,20 +124,30 @@ fn event_maps(payload: &Map<String, Value>) -> impl Iterator<Item = &Map<String,
 /// The message of a `jsonPayload`: its `message` (or a usual alias: pino's `msg`, structlog's
 /// `event`, Serilog's rendered `@m` or its template `@mt` filled in, tracing's
 /// `fields.message`), else the payload itself; with the error a structured logger put beside
-/// it (zap's `error`, pino's `err`, a recovery middleware's `panic`), as their console
-/// encoders print it.
+/// it (zap's `error`, pino's `err`, a recovery middleware's `panic`, OpenTelemetry's
+/// `exception.message`), as their console encoders print it.
 fn json_payload_message(payload: &Map<String, Value>) -> String {
-    let error = event_maps(payload).find_map(|m| {
-        ["error", "err", "panic"]
-            .iter()
-            .find_map(|k| match get_field(m, k) {
+    let error = event_maps(payload)
+        .find_map(|m| {
+            ["error", "err", "panic", "exception.message"]
+                .iter()
+                .find_map(|k| match get_field(m, k) {
+                    Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                    Some(Value::Object(o)) => {
+                        o.get("message").and_then(Value::as_str).map(str::to_string)
+                    }
+                    _ => None,
+                })
+        })
+        .or_else(|| {
+            // OpenTelemetry's `exception.message`, recorded on the request's span (tracing-
+            // actix-web's): the error as it displays, where the line shows its debug form.
+            let span = payload.get("span")?.as_object()?;
+            match span.get("exception.message") {
                 Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-                Some(Value::Object(o)) => {
-                    o.get("message").and_then(Value::as_str).map(str::to_string)
-                }
                 _ => None,
-            })
-    });
+            }
+        });
     let message = event_maps(payload).find_map(|m| {
         ["message", "msg", "@m", "event", "textPayload"]
             .iter()
@@ -765,6 +775,16 @@ mod tests {
         assert_eq!(
             (failed.response_status, failed.request.as_deref()),
             (Some(500), Some("POST /api/orders"))
+        );
+        // tracing-actix-web: the error's display on the request's span, in OpenTelemetry's name.
+        let e = payload(json!({
+            "level": "ERROR",
+            "fields": {"message": "Error encountered while processing the incoming HTTP request: Database(PoolTimedOut)"},
+            "span": {"exception.message": "database unavailable: pool timed out", "http.method": "POST"},
+        }));
+        assert_eq!(
+            e.message,
+            "Error encountered while processing the incoming HTTP request: Database(PoolTimedOut): database unavailable: pool timed out"
         );
         // pino-http: `req`, `res.statusCode`, the error's stack; ECS: nested level and stack.
         let e = payload(json!({
