@@ -527,7 +527,7 @@ static WRAPPER_KIND: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 static WRAPPER_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:context deadline exceeded|context canceled|operation timed out|timed out|timeout|startup failed\.?|application startup failed.*|worker failed to boot\.?)$").unwrap()
+    Regex::new(r"(?i)^(?:context deadline exceeded|context canceled|operation timed out|timed out|timeout|startup failed\.?|application startup failed.*|worker failed to boot\.?|application run failed|error starting applicationcontext\b.*)$").unwrap()
 });
 
 /// A generic exception that only says something else went wrong: a timeout or cancellation

@@ -591,6 +591,11 @@ impl Block {
             }
             Mode::Python => self.python(message, trimmed, tight),
             Mode::JavaNode => {
+                // The next exception of the chain: its message may take lines too.
+                if trimmed.starts_with("Caused by:") || trimmed.starts_with("Suppressed:") {
+                    self.frame_seen = false;
+                    return true;
+                }
                 if is_indented(message)
                     || is_continuation(trimmed)
                     || is_continuation(message.trim())
@@ -830,6 +835,23 @@ mod tests {
             .iter()
             .map(|e| e.exception.as_ref().map(|x| x.kind.clone()))
             .collect()
+    }
+
+    #[test]
+    fn the_message_lines_of_a_caused_by_stay_in_the_block() {
+        let text = "org.springframework.beans.factory.BeanCreationException: Error creating bean
+Migration checksum mismatch for migration version 7
+\tat org.springframework.beans.factory.support.AbstractBeanFactory.doGetBean(AbstractBeanFactory.java:325)
+Caused by: org.flywaydb.core.api.exception.FlywayValidateException: Validate failed: Migrations have failed validation
+Migration checksum mismatch for migration version 7
+-> Applied to database : 1460253011
+\tat org.flywaydb.core.Flyway.migrate(Flyway.java:177)
+\t... 22 common frames omitted";
+        let mut entries = lines(text, "a", 0);
+        entries.push(line("Container called exit(1).", "a", 900_000));
+        let events = run(entries);
+        assert_eq!(events.len(), 2, "{events:#?}");
+        assert_eq!(events[0].entries, 8);
     }
 
     #[test]

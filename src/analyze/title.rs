@@ -6,6 +6,33 @@ use super::Cluster;
 use super::cluster::Role;
 use super::joiner::{headline, strip_log_prefix};
 
+/// The next line of an exception's message when its first says only that something failed
+/// (`FlywayValidateException: Validate failed: Migrations have failed validation`, then
+/// `Migration checksum mismatch for migration version 7`): the line that says what.
+fn message_detail<'a>(example: &'a str, kind: &str, message: &str) -> Option<&'a str> {
+    let first = message.lines().next().unwrap_or("").trim();
+    let generic = !first.is_empty()
+        && first.len() < 80
+        && !first.contains(|c: char| c.is_ascii_digit() || "'\"`/=".contains(c))
+        && !super::entities::names_something(first);
+    if !generic {
+        return None;
+    }
+    let mut lines = example.lines();
+    lines.find(|l| l.contains(kind) && l.contains(first))?;
+    let next = lines.next()?;
+    let detail = next.trim();
+    let plain = !next.starts_with([' ', '\t'])
+        && (8..=160).contains(&detail.len())
+        && strip_log_prefix(next).len() == next.len()
+        && !detail.starts_with("Caused by")
+        && !detail.starts_with("at ")
+        && !detail.starts_with("...")
+        && !detail.starts_with("Traceback")
+        && !super::joiner::EXCEPTION_LINE.is_match(detail);
+    plain.then_some(detail)
+}
+
 /// The title of a root cause headed by `head`.
 pub fn title(head: &Cluster) -> String {
     let base = match (&head.stats.exception, head.role) {
@@ -16,7 +43,15 @@ pub fn title(head: &Cluster) -> String {
                 .iter()
                 .map(|m| format!("{}: {m}", e.kind))
                 .collect();
-            let title = sharpen(&head.template, &messages);
+            let mut title = sharpen(&head.template, &messages);
+            if let Some(detail) = head
+                .stats
+                .examples
+                .iter()
+                .find_map(|x| message_detail(x, &e.kind, &e.message))
+            {
+                title = format!("{title}: {detail}");
+            }
             // A structured log that says what it was doing names what failed when the
             // exception does not (`AxiosError: Request failed with status code 503`).
             let said: Vec<&str> = head.stats.examples.iter().map(|x| headline(x)).collect();
@@ -235,6 +270,41 @@ mod tests {
         );
         let varying = vec!["user 17 failed".to_string(), "user 18 failed".to_string()];
         assert_eq!(sharpen("user <*> failed", &varying), "user <*> failed");
+    }
+
+    #[test]
+    fn a_message_that_only_says_it_failed_is_titled_with_its_next_line() {
+        let kind = "org.flywaydb.core.api.exception.FlywayValidateException";
+        let example = format!(
+            "Caused by: {kind}: Validate failed: Migrations have failed validation
+Migration checksum mismatch for migration version 7
+-> Applied to database : 1460253011
+\tat org.flywaydb.core.Flyway.migrate(Flyway.java:177)"
+        );
+        assert_eq!(
+            message_detail(
+                &example,
+                kind,
+                "Validate failed: Migrations have failed validation"
+            ),
+            Some("Migration checksum mismatch for migration version 7")
+        );
+        // A message that names what failed needs no more; a frame is no detail.
+        let refused =
+            "java.net.ConnectException: Connection refused to db.internal:5432\nnext line here";
+        assert_eq!(
+            message_detail(
+                refused,
+                "java.net.ConnectException",
+                "Connection refused to db.internal:5432"
+            ),
+            None
+        );
+        let framed = "java.lang.IllegalStateException: boom failed\n\tat com.acme.A.run(A.java:3)";
+        assert_eq!(
+            message_detail(framed, "java.lang.IllegalStateException", "boom failed"),
+            None
+        );
     }
 
     #[test]
