@@ -369,7 +369,7 @@ static STARTUP: LazyLock<Regex> = LazyLock::new(|| {
 });
 static EXIT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)container called exit\([1-9]\d*\)|container (?:terminated|exited)|exited with (?:code|status) [1-9]|\bexit status [1-9]|restarting (?:container|instance)|container restart|crashloop|back-off restarting|uncaught signal: \d+|\bexecution \S+ has failed to complete",
+        r"(?i)container called exit\([1-9]\d*\)|container (?:terminated|exited)|exited with (?:code|status) [1-9]|\bexit status [1-9]|restarting (?:container|instance)|container restart|crashloop|back-off restarting|uncaught signal: \d+|\bwas sent SIG(?:KILL|ABRT|SEGV)\b|\bexecution \S+ has failed to complete",
     )
     .unwrap()
 });

@@ -478,6 +478,11 @@ pub fn correlate(
         }
     }
 
+    // 2b. Across services: a root cause whose requests are failed requests of another
+    // service, failed there for that service's own cause, is that cause's (the call it made
+    // failed downstream).
+    cross_service_link(&clusters, &occurrences, &by_cluster, &handled, &mut parent);
+
     // 3. Groups: heads with their members, cause first.
     let mut slots: Vec<Option<Cluster>> = clusters.into_iter().map(Some).collect();
     let mut groups: BTreeMap<usize, Group> = BTreeMap::new();
@@ -549,6 +554,97 @@ pub fn correlate(
         }
     }
     groups.into_values().collect()
+}
+
+/// Links each root cause of one service whose traces are, in most of its cases, failed
+/// requests of another service that belong to a root cause there.
+fn cross_service_link(
+    clusters: &[Cluster],
+    occurrences: &[Occurrence],
+    by_cluster: &[Vec<usize>],
+    handled: &[bool],
+    parent: &mut [Option<(usize, Vec<Evidence>)>],
+) {
+    let n = clusters.len();
+    let root = |parent: &[Option<(usize, Vec<Evidence>)>], mut c: usize| {
+        for _ in 0..n {
+            match &parent[c] {
+                Some((h, _)) if *h != c => c = *h,
+                _ => break,
+            }
+        }
+        c
+    };
+    // Traces of failed requests that a root cause explains, with that root; and how long
+    // each service's failed request of a trace took (a call lasts no longer than its caller).
+    let mut explained: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut took: HashMap<(u32, &str), i64> = HashMap::new();
+    for o in occurrences {
+        let a = o.cluster as usize;
+        if let (true, Some(ns)) = (o.trace != 0, o.latency_ns()) {
+            let longest = took
+                .entry((o.trace, clusters[a].stats.service.as_str()))
+                .or_insert(ns);
+            *longest = (*longest).max(ns);
+        }
+        if o.trace == 0 || parent[a].is_none() || clusters[a].stats.server_errors() == 0 {
+            continue;
+        }
+        let g = root(parent, a);
+        if matches!(clusters[g].role, Role::Cause(_)) {
+            let roots = explained.entry(o.trace).or_default();
+            if !roots.contains(&g) {
+                roots.push(g);
+            }
+        }
+    }
+    if explained.is_empty() {
+        return;
+    }
+    for h in 0..n {
+        if parent[h].is_some() || handled[h] || !matches!(clusters[h].role, Role::Cause(_)) {
+            continue;
+        }
+        let service = &clusters[h].stats.service;
+        let traced = traces_of(h, occurrences, by_cluster);
+        if traced.len() < 2 {
+            continue;
+        }
+        let mut shared: HashMap<usize, usize> = HashMap::new();
+        for t in &traced {
+            for &g in explained.get(t).into_iter().flatten() {
+                let callee = clusters[g].stats.service.as_str();
+                let nested = match (took.get(&(*t, service.as_str())), took.get(&(*t, callee))) {
+                    (Some(caller), Some(call)) => call <= caller,
+                    _ => true,
+                };
+                if callee != service && nested {
+                    *shared.entry(g).or_default() += 1;
+                }
+            }
+        }
+        let Some((g, k)) = shared
+            .into_iter()
+            .max_by_key(|(g, k)| (*k, std::cmp::Reverse(*g)))
+        else {
+            continue;
+        };
+        if (k as f64) < CONFIDENCE * traced.len() as f64 || root(parent, g) == h {
+            continue;
+        }
+        parent[h] = Some((
+            g,
+            vec![Evidence {
+                kind: EvidenceKind::Trace,
+                detail: format!(
+                    "its calls failed in {}, for this cause: the same trace as a failed request there in {k} of {} case{}",
+                    clusters[g].stats.service,
+                    traced.len(),
+                    plural(traced.len())
+                ),
+            }],
+        ));
+    }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -916,10 +1012,16 @@ fn request_link(
             Role::Cause(_) => true,
             // A warning about a failed request (a truncated response) joins that request's
             // root cause even when no error was logged.
-            Role::Symptom(_) => {
-                warns_of_request
+            Role::Symptom(kind) => {
+                (warns_of_request
                     && !clusters[a].stats.http_statuses.is_empty()
-                    && clusters[c].stats.http_statuses.is_empty()
+                    && clusters[c].stats.http_statuses.is_empty())
+                    // A timeout the service logged (a worker that took too long) explains the
+                    // requests that failed with it and the kill that ended it.
+                    || (kind == SymptomKind::Timeout
+                        && clusters[a].stats.http_statuses.is_empty()
+                        && (clusters[c].role == Role::Symptom(SymptomKind::Exit)
+                            || clusters[c].stats.server_errors() > 0))
             }
             _ => false,
         };

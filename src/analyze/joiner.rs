@@ -99,6 +99,7 @@ static HEADER: LazyLock<Regex> = LazyLock::new(|| {
         | <---\ (?:Last\ few\ GCs|JS\ stacktrace)\ --->
         | (?:\[\d+:0x[0-9a-f]+\]\ +)?\d+\ ms:\ (?:Mark-Compact|Scavenge|Mark-sweep).*
         | Unhandled\ (?:exception|rejection|promise\ rejection):?
+        | (?:Internal\ Server\ Error|Service\ Unavailable|Bad\ Gateway|Gateway\ Timeout):\ /\S*
         )\s*$",
     )
     .unwrap()
@@ -119,6 +120,11 @@ fn is_header(trimmed: &str) -> bool {
         || (trimmed.as_bytes().first().is_some_and(u8::is_ascii_digit)
             && trimmed.contains(" ms: "))
         || trimmed.starts_with("Config provider")
+        // Django's line for a request that raised, before its traceback.
+        || trimmed.starts_with("Internal Server Error: /")
+        || trimmed.starts_with("Service Unavailable: /")
+        || trimmed.starts_with("Bad Gateway: /")
+        || trimmed.starts_with("Gateway Timeout: /")
         || trimmed.contains("Exception in ");
     maybe && HEADER.is_match(trimmed)
 }

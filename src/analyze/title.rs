@@ -103,7 +103,11 @@ pub fn of_root_cause(group: &[Cluster], source_root: &str) -> String {
         return base;
     }
     let mut upstreams = std::collections::BTreeSet::new();
-    for c in group {
+    // What the service itself called: a caller's error naming this service is no upstream.
+    for c in group
+        .iter()
+        .filter(|c| c.stats.service == head.stats.service)
+    {
         upstreams.extend(super::entities::upstreams_of(c));
     }
     if let [upstream] = upstreams.iter().collect::<Vec<_>>().as_slice() {
@@ -125,7 +129,8 @@ pub fn of_root_cause(group: &[Cluster], source_root: &str) -> String {
         .frames
         .iter()
         .rev()
-        .find(|f| in_app(f) && !f.function.is_empty())
+        // An anonymous function names nothing a reader could look for.
+        .find(|f| in_app(f) && !f.function.is_empty() && !f.function.contains("<anonymous>"))
         .map(|f| short_function(&f.function));
     match culprit {
         Some(function) if !function.is_empty() && !base.contains(&function) => {

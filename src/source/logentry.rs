@@ -259,10 +259,26 @@ fn json_payload_stack_trace(payload: &Map<String, Value>) -> Option<String> {
         return Some(text);
     }
     match payload.get("error").or_else(|| payload.get("err")) {
-        Some(Value::Object(err)) => ["stack", "stack_trace"]
-            .iter()
-            .find_map(|k| err.get(*k).and_then(Value::as_str))
-            .map(str::to_string),
+        Some(Value::Object(err)) => {
+            let stack = ["stack", "stack_trace"]
+                .iter()
+                .find_map(|k| err.get(*k).and_then(Value::as_str))?;
+            // pino's serializer names the error's class in `type`; a stack whose first line
+            // does not (node-postgres writes `error: sorry, too many clients already`) gets
+            // it, so that the exception is read as the class it is.
+            let (first, rest) = stack.split_once('\n').unwrap_or((stack, ""));
+            match (
+                err.get("type").and_then(Value::as_str),
+                err.get("message").and_then(Value::as_str),
+            ) {
+                (Some(kind), Some(message))
+                    if !kind.is_empty() && !first.contains(kind) && first.ends_with(message) =>
+                {
+                    Some(format!("{kind}: {message}\n{rest}"))
+                }
+                _ => Some(stack.to_string()),
+            }
+        }
         _ => None,
     }
 }
@@ -775,6 +791,18 @@ mod tests {
         assert_eq!(
             (failed.response_status, failed.request.as_deref()),
             (Some(500), Some("POST /api/orders"))
+        );
+        // pino's `err.type` names the class a stack's first line leaves out.
+        let e = payload(json!({
+            "level": 50, "msg": "sorry, too many clients already",
+            "err": {"type": "DatabaseError", "message": "sorry, too many clients already",
+                    "stack": "error: sorry, too many clients already\n    at /app/node_modules/pg-pool/index.js:45:11"},
+        }));
+        assert_eq!(
+            e.stack_trace.as_deref(),
+            Some(
+                "DatabaseError: sorry, too many clients already\n    at /app/node_modules/pg-pool/index.js:45:11"
+            )
         );
         // tracing-actix-web: the error's display on the request's span, in OpenTelemetry's name.
         let e = payload(json!({
