@@ -27,6 +27,9 @@ use std::sync::LazyLock;
 const CONFIDENCE: f64 = 0.8;
 /// And when that happens at least this many times more often than chance would make it.
 const MIN_LIFT: f64 = 3.0;
+/// Most, and far more often than chance: failed requests that join a cause on their share.
+const MOSTLY: f64 = 0.6;
+const STRONG_LIFT: f64 = 10.0;
 /// Requests that all end at one latency of at least this long end at a limit.
 const LIMIT_MIN_NS: i64 = 1_000_000_000;
 /// How far apart the latencies of requests ended by one limit may be (a share of it).
@@ -344,8 +347,14 @@ pub fn correlate(
     }
 
     let times = sorted_times(&occurrences, &by_cluster);
-    let entities: Vec<BTreeSet<String>> =
-        clusters.iter().map(super::entities::of_cluster).collect();
+    let entities: Vec<BTreeSet<String>> = clusters
+        .iter()
+        .map(|c| {
+            let mut named = super::entities::of_cluster(c);
+            named.retain(|e| !super::entities::is_own_url(e, &c.stats.service));
+            named
+        })
+        .collect();
     let specific = |c: usize| {
         entities[c]
             .iter()
@@ -469,6 +478,7 @@ pub fn correlate(
             .or_else(|| port_link(c, &clusters, &parent, &index))
             .or_else(|| limit_link(c, &clusters, &occurrences, &by_cluster, traffic))
             .or_else(|| execution_link(c, &clusters, &handled, &index))
+            .or_else(|| span_link(c, &clusters, &parent, &index))
         {
             let (h, evidence) = found;
             let h = group_of(&parent, h);
@@ -1006,6 +1016,8 @@ fn request_link(
         .map(|&i| &occurrences[i])
         .collect();
     let warns_of_request = matches!(clusters[c].role, Role::FailureWarning | Role::Symptom(_));
+    let failed_requests = clusters[c].role == Role::Symptom(SymptomKind::ServerError)
+        && clusters[c].stats.server_errors() > 0;
     let mut best: Option<(usize, u64, f64)> = None;
     for a in 0..clusters.len() {
         let target = match clusters[a].role {
@@ -1063,7 +1075,14 @@ fn request_link(
         } else {
             f64::INFINITY
         };
-        if confidence >= CONFIDENCE && lift >= MIN_LIFT && best.is_none_or(|(_, h, _)| hits > h) {
+        // Failed requests of a route that mostly fail with the cause, far more often than
+        // chance, fail for it too: some of them logged nothing of their own (a render that
+        // failed on a cached error).
+        let strong =
+            failed_requests && sample.len() >= 5 && confidence >= MOSTLY && lift >= STRONG_LIFT;
+        if (confidence >= CONFIDENCE && lift >= MIN_LIFT || strong)
+            && best.is_none_or(|(_, h, _)| hits > h)
+        {
             best = Some((a, hits, lift));
         }
     }
@@ -1379,6 +1398,67 @@ fn port_link(
 
 /// A symptom of the service being down (failed requests, probes, exits) that happens only
 /// while a cause keeps its start-ups failing.
+/// How unlikely by chance the failures of a route must be to all fall inside a cause's
+/// stretch of the window.
+const SPAN_CHANCE: f64 = 0.05;
+
+/// Failed requests (logged with no text of their own) that all happened while a cause was
+/// being logged, when that cause covers so little of the window that all of them falling in
+/// it by chance is unlikely: "it never happens without it".
+fn span_link(
+    c: usize,
+    clusters: &[Cluster],
+    parent: &[Option<(usize, Vec<Evidence>)>],
+    index: &Index,
+) -> Option<(usize, Evidence)> {
+    let cluster = &clusters[c];
+    if cluster.role != Role::Symptom(SymptomKind::ServerError) || cluster.stats.server_errors() == 0
+    {
+        return None;
+    }
+    let mine = &index.times[c];
+    let (&first, &last) = (mine.first()?, mine.last()?);
+    let span = index.spans.get(&cluster.stats.service).copied()? as f64;
+    let mut best: Option<(usize, f64)> = None;
+    for (a, other) in clusters.iter().enumerate() {
+        let theirs = &index.times[a];
+        if a == c
+            || index.handled[a]
+            || !matches!(other.role, Role::Cause(_))
+            || other.stats.service != cluster.stats.service
+            || theirs.len() < 5
+        {
+            continue;
+        }
+        let (lo, hi) = (
+            theirs[0] - ENTITY_NEAR_NS,
+            theirs[theirs.len() - 1] + ENTITY_NEAR_NS,
+        );
+        if first < lo || last > hi {
+            continue;
+        }
+        let chance = ((hi - lo) as f64 / span.max(1.0))
+            .min(1.0)
+            .powi(mine.len() as i32);
+        if chance <= SPAN_CHANCE && best.is_none_or(|(_, p)| chance < p) {
+            best = Some((a, chance));
+        }
+    }
+    let (a, chance) = best?;
+    let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
+    Some((
+        g,
+        Evidence {
+            kind: EvidenceKind::Statistics,
+            detail: format!(
+                "all {} failed while the cause was being logged (by chance: {:.1} %)",
+                mine.len(),
+                chance * 100.0
+            ),
+        },
+    ))
+}
+
 fn down_link(
     c: usize,
     clusters: &[Cluster],

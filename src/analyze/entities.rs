@@ -66,6 +66,19 @@ pub fn of_cluster(c: &Cluster) -> BTreeSet<String> {
     out
 }
 
+/// Whether an entity is the service's own Cloud Run URL (`https://crm-portal-7q3xk2bmya-ew.a.run.app`,
+/// `crm-portal-123456789.europe-west1.run.app`), as a referer names it: what the service
+/// serves, not what it calls.
+pub fn is_own_url(entity: &str, service: &str) -> bool {
+    entity.strip_prefix("host ").is_some_and(|host| {
+        !service.is_empty()
+            && host.ends_with(".run.app")
+            && host
+                .strip_prefix(service)
+                .is_some_and(|rest| rest.starts_with('-'))
+    })
+}
+
 /// Whether an entity of [`of_cluster`] is specific enough to join two causes: an address, a
 /// host, a module, a variable, a file (not a bare quoted word).
 pub fn is_specific(entity: &str) -> bool {
@@ -203,6 +216,24 @@ mod tests {
         let mut out = BTreeSet::new();
         named_in(text, &mut out);
         out
+    }
+
+    #[test]
+    fn the_services_own_url_is_not_what_it_calls() {
+        assert!(is_own_url(
+            "host crm-portal-7q3xk2bmya-ew.a.run.app",
+            "crm-portal"
+        ));
+        assert!(is_own_url("host api-123456789.europe-west1.run.app", "api"));
+        assert!(!is_own_url(
+            "host api-123456789.europe-west1.run.app",
+            "web"
+        ));
+        assert!(!is_own_url("host crm-portal.internal", "crm-portal"));
+        assert!(!is_own_url(
+            "address crm-portal-x.a.run.app:443",
+            "crm-portal"
+        ));
     }
 
     #[test]

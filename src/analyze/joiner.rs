@@ -99,6 +99,7 @@ static HEADER: LazyLock<Regex> = LazyLock::new(|| {
         | <---\ (?:Last\ few\ GCs|JS\ stacktrace)\ --->
         | (?:\[\d+:0x[0-9a-f]+\]\ +)?\d+\ ms:\ (?:Mark-Compact|Scavenge|Mark-sweep).*
         | Unhandled\ (?:exception|rejection|promise\ rejection):?
+        | (?:Task|Future)\ exception\ was\ never\ retrieved
         | (?:Internal\ Server\ Error|Service\ Unavailable|Bad\ Gateway|Gateway\ Timeout):\ /\S*
         )\s*$",
     )
@@ -120,6 +121,8 @@ fn is_header(trimmed: &str) -> bool {
         || (trimmed.as_bytes().first().is_some_and(u8::is_ascii_digit)
             && trimmed.contains(" ms: "))
         || trimmed.starts_with("Config provider")
+        // asyncio's report of a task that died with nobody awaiting it.
+        || trimmed.ends_with("exception was never retrieved")
         // Django's line for a request that raised, before its traceback.
         || trimmed.starts_with("Internal Server Error: /")
         || trimmed.starts_with("Service Unavailable: /")
@@ -139,7 +142,7 @@ static GO_FUNC: LazyLock<Regex> = LazyLock::new(|| {
 /// `Type: message` or a bare `Type`, where the type looks like an exception class.
 pub static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?:Exception in thread .+? |Uncaught (?:exception:? )?|Unhandled (?:rejection|exception)[:.]? |---> )?((?:[A-Za-z_][\w$]*(?:\.|::))*(?:[A-Z][\w$]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure|Panic)(?: \[[A-Z][A-Z0-9_]*\])?)(?::\s?(.*))?$",
+        r"^(?:Exception in thread .+? |Uncaught (?:exception:? )?|Unhandled (?:rejection|exception)[:.]? |---> )?((?:[A-Za-z_][\w$]*(?:\.|::))*(?:[A-Z][\w$]*)?(?:Error|Exception|Exit|Interrupt|Fault|Failure|Panic)(?: \[[A-Za-z][A-Za-z0-9_]*\])?)(?::\s?(.*))?$",
     )
     .unwrap()
 });
@@ -484,6 +487,8 @@ struct Block {
     has_exception: bool,
     /// A frame (an indented line) was read: the exception's message is over.
     frame_seen: bool,
+    /// Node: the `}` that closes an inspected error was read: the block is over.
+    closed: bool,
     /// A report's label (`Description:`, `Action:`) was read: its text follows.
     label: bool,
     last: Option<DateTime<Utc>>,
@@ -532,6 +537,7 @@ impl Block {
             chained: false,
             has_exception: mode == Mode::JavaNode,
             frame_seen: false,
+            closed: false,
             label: false,
             last: entry.timestamp,
         })
@@ -597,6 +603,19 @@ impl Block {
             }
             Mode::Python => self.python(message, trimmed, tight),
             Mode::JavaNode => {
+                // A line after the closing brace of an inspected error (but Node's footer),
+                // or with its own level (Next.js's `⚠`), is the next line, not the error's.
+                if self.closed {
+                    // Only Node's footer follows.
+                    return trimmed.starts_with("Node.js v");
+                }
+                if level_glyph(message).is_some() {
+                    return false;
+                }
+                if message == "}" {
+                    self.closed = true;
+                    return true;
+                }
                 // The next exception of the chain: its message may take lines too.
                 if trimmed.starts_with("Caused by:") || trimmed.starts_with("Suppressed:") {
                     self.frame_seen = false;

@@ -519,6 +519,10 @@ impl Clusters {
             let status = h.status?;
             Some((status, is_health_path(h.path())))
         });
+        let access = exception
+            .is_none()
+            .then(|| access_line_template(joiner::headline(&entry.message)))
+            .flatten();
         let id = match &exception {
             Some(e) => {
                 let key = format!("{service}\n{}", exception_signature(e, &self.source_root));
@@ -536,6 +540,11 @@ impl Clusters {
                     .map(request_template)
                     .unwrap_or_default();
                 self.signature_cluster(format!("{service}\nrequest:{h}"), &service, None)
+            }
+            None if access.is_some() => {
+                // A web server's access line is a request log too: its route and status.
+                let line = access.unwrap_or_default();
+                self.signature_cluster(format!("{service}\nline:{line}"), &service, None)
             }
             None if is_clean_exit(&entry.message) => {
                 // A process that finished is not a crash: never one cluster with exit(1).
@@ -874,10 +883,30 @@ fn signature_template(key: &str, stats: &ClusterStats) -> String {
     }
 }
 
-/// `GET /api/users/<*> 500`: method, path with its ids masked, status.
-fn request_template(h: &crate::model::HttpRequest) -> String {
-    let path: Vec<String> = h
-        .path()
+/// The request of a web server's access line (Apache's and nginx's common and combined
+/// formats: `"GET /invoices/48927/pdf HTTP/1.1" 500`), as its template: the path with its
+/// ids masked, the status kept.
+fn access_line_template(line: &str) -> Option<String> {
+    static ACCESS_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#""([A-Z]{3,7}) (/\S*) (HTTP/[\d.]+)" (\d{3})\b"#).unwrap()
+    });
+    if !line.contains(" HTTP/") {
+        return None;
+    }
+    let c = ACCESS_LINE.captures(line)?;
+    let path = c[2].split(['?', '#']).next().unwrap_or("/");
+    Some(format!(
+        "\"{} {} {}\" {}",
+        &c[1],
+        route_template(path),
+        &c[3],
+        &c[4]
+    ))
+}
+
+/// A path with its ids masked; an API's version (`/v1/`) is kept.
+fn route_template(path: &str) -> String {
+    let path: Vec<String> = path
         .split('/')
         .map(|seg| {
             if seg.is_empty() {
@@ -890,11 +919,16 @@ fn request_template(h: &crate::model::HttpRequest) -> String {
             }
         })
         .collect();
+    path.join("/")
+}
+
+/// `GET /api/users/<*> 500`: method, path with its ids masked, status.
+fn request_template(h: &crate::model::HttpRequest) -> String {
     let status = h.status.map(|s| s.to_string()).unwrap_or_default();
     format!(
         "{} {} {}",
         h.method.as_deref().unwrap_or("-"),
-        path.join("/"),
+        route_template(h.path()),
         status
     )
 }
@@ -954,6 +988,16 @@ mod tests {
             n /= 26;
         }
         w
+    }
+
+    #[test]
+    fn an_access_line_is_templated_by_its_route_and_status() {
+        let line = r#"169.254.169.126 - - [12/Mar/2025:15:30:06 +0000] "GET /invoices/48927/pdf?x=1 HTTP/1.1" 500 - "https://a.run.app/" "Mozilla/5.0""#;
+        assert_eq!(
+            access_line_template(line).as_deref(),
+            Some(r#""GET /invoices/<*>/pdf HTTP/1.1" 500"#)
+        );
+        assert_eq!(access_line_template("GET /health 200"), None);
     }
 
     #[test]

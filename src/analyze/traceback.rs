@@ -260,10 +260,12 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
     let mut chain: Vec<(String, String, Vec<Frame>)> = Vec::new();
     for line in lines {
         let trimmed = strip_log_prefix(line).trim();
-        // Java's `Caused by:` and .NET's ` ---> ` name the inner exception.
+        // Java's `Caused by:`, .NET's ` ---> ` and Node's `[cause]:` (an error's `cause`, as
+        // util.inspect prints it) name the inner exception.
         let (is_cause, candidate) = match trimmed
             .strip_prefix("Caused by: ")
             .or_else(|| trimmed.strip_prefix("---> "))
+            .or_else(|| trimmed.strip_prefix("[cause]: "))
         {
             Some(rest) => (true, rest),
             None => (false, trimmed),
@@ -888,6 +890,23 @@ Runtime terminating during boot ({#{message=><<\"environment variable DATABASE_U
         assert_eq!(e.kind, "Redis::TimeoutError");
         // A sentence with a parenthesis is no report.
         assert!(parse_exception("Deploy (canary) started:").is_none());
+    }
+
+    #[test]
+    fn a_node_errors_cause_is_its_innermost_exception() {
+        let text = " ⨯ TypeError: fetch failed
+    at node:internal/deps/undici/undici:13510:13
+    at async m (/app/.next/server/app/blog/[slug]/page.js:1:3876) {
+  digest: '1593048213',
+  [cause]: Error: connect ECONNREFUSED 10.4.0.12:1337
+      at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1637:16) {
+    errno: -111,
+    code: 'ECONNREFUSED',
+  }
+}";
+        let e = parse_exception(text).unwrap();
+        assert_eq!(e.kind, "Error");
+        assert_eq!(e.message, "connect ECONNREFUSED 10.4.0.12:1337");
     }
 
     #[test]
