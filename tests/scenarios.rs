@@ -32,7 +32,7 @@ struct ExpectedRootCause {
 /// Scenarios the engine still gets wrong, named so that the rest cannot regress: a listed
 /// scenario that starts passing fails the test too, so the list only shrinks. Each is a known
 /// miss of issue 7, shown in the README's table.
-const KNOWN_MISSES: [&str; 1] = ["hold5-node-winston-listings-mongoose-enotfound-canary"];
+const KNOWN_MISSES: [&str; 0] = [];
 
 /// Priorities that get issues by default.
 const FILED: [&str; 2] = ["P0", "P1"];

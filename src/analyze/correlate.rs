@@ -91,6 +91,13 @@ struct Index {
     entities: Vec<BTreeSet<String>>,
     spans: HashMap<String, i64>,
     trace_causes: HashMap<u32, Vec<usize>>,
+    /// How many instances each service ran.
+    instances: HashMap<String, usize>,
+    /// For each cause that names a specific thing, when it first happened on each instance.
+    first_on: HashMap<usize, HashMap<u32, i64>>,
+    /// Instances already up when the window began (seen in its first minute): what happened
+    /// on them before it is not in it.
+    up_before: BTreeSet<u32>,
 }
 
 impl Index {
@@ -145,6 +152,48 @@ impl Index {
         for (trace, warnings) in trace_warnings {
             trace_causes.entry(trace).or_insert(warnings);
         }
+        let mut seen: HashMap<&str, BTreeSet<u32>> = HashMap::new();
+        let mut first_on: HashMap<usize, HashMap<u32, i64>> = HashMap::new();
+        let specific: Vec<bool> = clusters
+            .iter()
+            .zip(&entities)
+            .map(|(c, e)| {
+                matches!(c.role, Role::Cause(_))
+                    && e.iter().any(|x| super::entities::is_specific(x))
+            })
+            .collect();
+        for o in occurrences {
+            let a = o.cluster as usize;
+            if o.instance == 0 {
+                continue;
+            }
+            seen.entry(clusters[a].stats.service.as_str())
+                .or_default()
+                .insert(o.instance);
+            if specific[a] {
+                let first = first_on
+                    .entry(a)
+                    .or_default()
+                    .entry(o.instance)
+                    .or_insert(o.t);
+                *first = (*first).min(o.t);
+            }
+        }
+        let instances = seen
+            .into_iter()
+            .map(|(s, i)| (s.to_string(), i.len()))
+            .collect();
+        let mut instance_first: HashMap<u32, i64> = HashMap::new();
+        for o in occurrences.iter().filter(|o| o.instance != 0) {
+            let t = instance_first.entry(o.instance).or_insert(o.t);
+            *t = (*t).min(o.t);
+        }
+        let window_start = instance_first.values().copied().min().unwrap_or(0);
+        let up_before = instance_first
+            .into_iter()
+            .filter(|&(_, t)| t <= window_start.saturating_add(60_000_000_000))
+            .map(|(i, _)| i)
+            .collect();
         Index {
             handled: clusters.iter().map(is_handled).collect(),
             says_failure,
@@ -155,6 +204,9 @@ impl Index {
                 .map(|(k, (lo, hi))| (k, hi.saturating_sub(lo)))
                 .collect(),
             trace_causes,
+            instances,
+            first_on,
+            up_before,
         }
     }
 
@@ -460,8 +512,14 @@ pub fn correlate(
             }
             continue;
         }
+        // A link back into this cluster's own group says nothing: the next kind is tried.
+        let elsewhere = |found: &(usize, Evidence)| group_of(&parent, found.0) != c;
         if let Some(found) = chain_link(c, &clusters, &parent, &is_head)
-            .or_else(|| trace_link(c, &clusters, &occurrences, &by_cluster, &parent, &index))
+            .filter(elsewhere)
+            .or_else(|| {
+                trace_link(c, &clusters, &occurrences, &by_cluster, &parent, &index)
+                    .filter(elsewhere)
+            })
             .or_else(|| {
                 request_link(
                     c,
@@ -472,19 +530,26 @@ pub fn correlate(
                     &index,
                     false,
                 )
+                .filter(elsewhere)
             })
-            .or_else(|| entity_link(c, &clusters, &parent, &handled, &index))
-            .or_else(|| down_link(c, &clusters, &occurrences, &by_cluster, &heads, traffic))
-            .or_else(|| port_link(c, &clusters, &parent, &index))
-            .or_else(|| limit_link(c, &clusters, &occurrences, &by_cluster, traffic))
-            .or_else(|| execution_link(c, &clusters, &handled, &index))
-            .or_else(|| span_link(c, &clusters, &parent, &index))
+            .or_else(|| entity_link(c, &clusters, &parent, &handled, &index).filter(elsewhere))
+            .or_else(|| {
+                down_link(c, &clusters, &occurrences, &by_cluster, &heads, traffic)
+                    .filter(elsewhere)
+            })
+            .or_else(|| port_link(c, &clusters, &parent, &index).filter(elsewhere))
+            .or_else(|| {
+                limit_link(c, &clusters, &occurrences, &by_cluster, traffic).filter(elsewhere)
+            })
+            .or_else(|| execution_link(c, &clusters, &handled, &index).filter(elsewhere))
+            .or_else(|| span_link(c, &clusters, &parent, &index).filter(elsewhere))
+            .or_else(|| {
+                instance_link(c, &clusters, &occurrences, &by_cluster, &parent, &index)
+                    .filter(elsewhere)
+            })
         {
             let (h, evidence) = found;
-            let h = group_of(&parent, h);
-            if h != c {
-                parent[c] = Some((h, vec![evidence]));
-            }
+            parent[c] = Some((group_of(&parent, h), vec![evidence]));
         }
     }
 
@@ -1398,6 +1463,78 @@ fn port_link(
 
 /// A symptom of the service being down (failed requests, probes, exits) that happens only
 /// while a cause keeps its start-ups failing.
+/// A failure that happens only on the instances where a specific cause happened before it,
+/// when that cause touched at most half of the service's instances: the cause left those
+/// instances broken (a start-up connection that failed and never retried), the others serve.
+fn instance_link(
+    c: usize,
+    clusters: &[Cluster],
+    occurrences: &[Occurrence],
+    by_cluster: &[Vec<usize>],
+    parent: &[Option<(usize, Vec<Evidence>)>],
+    index: &Index,
+) -> Option<(usize, Evidence)> {
+    let cluster = &clusters[c];
+    if matches!(cluster.role, Role::Noise) || index.handled[c] {
+        return None;
+    }
+    let service = &cluster.stats.service;
+    let all = *index.instances.get(service)?;
+    let with_instance = || {
+        by_cluster[c]
+            .iter()
+            .map(|&i| &occurrences[i])
+            .filter(|o| o.instance != 0)
+    };
+    // On an instance that was up before the window, the cause may have come before it too:
+    // only instances whose start is in the window can tell.
+    let mine: Vec<&Occurrence> = with_instance()
+        .filter(|o| !index.up_before.contains(&o.instance))
+        .collect();
+    if mine.len() < 3 || mine.len() * 4 < with_instance().count() {
+        return None;
+    }
+    let mut best: Option<(usize, usize, usize, usize)> = None;
+    for (&a, first) in &index.first_on {
+        if a == c || index.handled[a] || &clusters[a].stats.service != service {
+            continue;
+        }
+        if first.len() * 2 > all {
+            continue;
+        }
+        let hit: Vec<&&Occurrence> = mine
+            .iter()
+            .filter(|o| first.get(&o.instance).is_some_and(|&t| t <= o.t))
+            .collect();
+        // Never before it where it happened: what comes first on an instance is not caused
+        // by what comes after (two symptoms of one cause interleave).
+        let before = mine
+            .iter()
+            .filter(|o| first.get(&o.instance).is_some_and(|&t| t > o.t))
+            .count();
+        let on: BTreeSet<u32> = hit.iter().map(|o| o.instance).collect();
+        if on.len() >= 2
+            && before * 20 <= hit.len()
+            && hit.len() as f64 >= MOSTLY * mine.len() as f64
+            && best.is_none_or(|(_, h, _, _)| hit.len() > h)
+        {
+            best = Some((a, hit.len(), on.len(), first.len()));
+        }
+    }
+    let (a, hits, on, touched) = best?;
+    let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
+    Some((
+        g,
+        Evidence {
+            kind: EvidenceKind::Statistics,
+            detail: format!(
+                "{hits} of {} happened on instances after the cause did there ({on} of the {touched} it touched, of {all})",
+                mine.len()
+            ),
+        },
+    ))
+}
+
 /// How unlikely by chance the failures of a route must be to all fall inside a cause's
 /// stretch of the window.
 const SPAN_CHANCE: f64 = 0.05;
@@ -1419,6 +1556,11 @@ fn span_link(
     let mine = &index.times[c];
     let (&first, &last) = (mine.first()?, mine.last()?);
     let span = index.spans.get(&cluster.stats.service).copied()? as f64;
+    let minutes = mine
+        .iter()
+        .map(|t| t.div_euclid(60_000_000_000))
+        .collect::<BTreeSet<_>>()
+        .len();
     let mut best: Option<(usize, f64)> = None;
     for (a, other) in clusters.iter().enumerate() {
         let theirs = &index.times[a];
@@ -1437,9 +1579,10 @@ fn span_link(
         if first < lo || last > hi {
             continue;
         }
+        // Failures of one minute come together: each minute is one draw.
         let chance = ((hi - lo) as f64 / span.max(1.0))
             .min(1.0)
-            .powi(mine.len() as i32);
+            .powi(minutes as i32);
         if chance <= SPAN_CHANCE && best.is_none_or(|(_, p)| chance < p) {
             best = Some((a, chance));
         }
@@ -1451,8 +1594,9 @@ fn span_link(
         Evidence {
             kind: EvidenceKind::Statistics,
             detail: format!(
-                "all {} failed while the cause was being logged (by chance: {:.1} %)",
+                "all {} failed while the cause was being logged, in {minutes} minute{} (by chance: {:.1} %)",
                 mine.len(),
+                plural(minutes),
                 chance * 100.0
             ),
         },
