@@ -450,6 +450,14 @@ pub fn classify(text: &str, stats: &ClusterStats) -> Role {
     {
         return Role::Symptom(SymptomKind::ServerError);
     }
+    // The whole line: a logging prefix's `key=value` fields carry the call's status.
+    let line = stats
+        .examples
+        .first()
+        .map_or(text, |e| e.lines().next().unwrap_or(text));
+    if answered_for_the_client(text) || answered_for_the_client(line) {
+        return Role::Noise;
+    }
     if let Some(e) = &stats.exception {
         if client_went_away(text, e) {
             return Role::Noise;
@@ -497,6 +505,23 @@ pub fn classify(text: &str, stats: &ClusterStats) -> Role {
         return Role::FailureWarning;
     }
     Role::Noise
+}
+
+/// A gRPC server's line for a call it answered (`rpc=/pkg.Service/Method code=NotFound …`,
+/// `grpc.method=… grpc.code=Canceled`) with a status that is the client's business, as a 4xx
+/// is: the client cancelled, asked for what is not there, or sent what is not valid.
+static GRPC_CLIENT_STATUS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?:^|\s)(?:grpc\.)?code=(?:Canceled|InvalidArgument|NotFound|AlreadyExists|Unauthenticated|FailedPrecondition|OutOfRange)\b",
+    )
+    .unwrap()
+});
+static GRPC_SERVED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\s)(?:rpc|grpc\.method|method)=\S").unwrap());
+
+/// Whether a line reports a call this service answered with a client's status.
+pub fn answered_for_the_client(text: &str) -> bool {
+    text.contains("code=") && GRPC_CLIENT_STATUS.is_match(text) && GRPC_SERVED.is_match(text)
 }
 
 /// The exceptions servers raise when the client hung up while its response was being
@@ -687,6 +712,30 @@ mod tests {
             classify("response failed", &s),
             Role::Cause(CauseKind::Error)
         );
+    }
+
+    #[test]
+    fn a_grpc_call_answered_with_a_clients_status_is_noise() {
+        let s = stats_with(Severity::Error);
+        assert_eq!(
+            classify(
+                "rpc=/accounts.v1.AccountService/GetAccount code=NotFound duration=12ms err=rpc error: code = NotFound desc = account not found",
+                &s
+            ),
+            Role::Noise
+        );
+        // A call that failed on this side is not the client's.
+        assert!(matches!(
+            classify(
+                "rpc=/accounts.v1.AccountService/GetAccount code=Internal err=boom failed",
+                &s
+            ),
+            Role::Cause(_)
+        ));
+        // An outgoing call's status names no served call.
+        assert!(!answered_for_the_client(
+            "calling ledger failed: code=NotFound"
+        ));
     }
 
     #[test]

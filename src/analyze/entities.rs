@@ -14,7 +14,7 @@ static MODULE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?:No module named|Cannot find module|cannot load such file --) ['"]?([\w./@\\-]+)|[Cc]lass ['"]([\w./@\\-]+)['"]"#).unwrap()
 });
 static SOCKET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(\d{1,3}(?:\.\d{1,3}){3}|[a-z][\w-]*(?:\.[\w-]+)+)(?::|', |\x22, |\s+port\s+)(\d{2,5})\b").unwrap()
+    Regex::new(r"\b(\d{1,3}(?:\.\d{1,3}){3}|[a-z][\w-]*(?:\.[\w-]+)+)(?::|', |\x22, |\s+port\s+|', port=)(\d{2,5})\b").unwrap()
 });
 static URL_HOST: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?([\w.-]+)").unwrap());
@@ -55,8 +55,14 @@ pub fn of_cluster(c: &Cluster) -> BTreeSet<String> {
             out.insert(format!("module '{m}'"));
         }
         named_in(&e.message, &mut out);
+        // What the chain around it names (urllib3's `HTTPSConnectionPool(host=…)` wraps an
+        // SSL error that names no host).
+        for outer in &e.raised_while_handling {
+            named_in(outer, &mut out);
+        }
         // The same exception text, raised from two places at the same time.
-        if e.message.len() >= 12 && !c.wrapper {
+        // A wrapper's text says something only when it is long enough to be specific.
+        if e.message.len() >= if c.wrapper { 20 } else { 12 } {
             out.insert(format!("exception text `{}: {}`", e.kind, e.message));
             // The same failure of different operations (`Operation `listings.find()`
             // buffering timed out after 10000ms`, then `agents.findOne()`): the text without
@@ -95,11 +101,13 @@ pub fn is_specific(entity: &str) -> bool {
 /// Whether a message names a specific place or thing: an address, a host, a module, a
 /// variable (a bare quoted key does not count).
 pub fn names_something(text: &str) -> bool {
-    SOCKET.is_match(text)
+    SOCKET
+        .captures_iter(text)
+        .any(|c| !is_source_file(text, &c))
         || URL_HOST.is_match(text)
         || LOOKUP_HOST.is_match(text)
         || MODULE.is_match(text)
-        || ENV_NAME.is_match(text)
+        || ENV_NAME.captures_iter(text).any(|c| !is_status_code(&c[1]))
 }
 
 /// Status codes written like variables (`DEADLINE_EXCEEDED`, `ERR_MODULE_NOT_FOUND`): they
@@ -118,13 +126,28 @@ fn is_status_code(word: &str) -> bool {
         "UNAUTHENTICATED",
         "INTERNAL_SERVER_ERROR",
     ];
-    GRPC.contains(&word) || word.starts_with("ERR_") || word.starts_with("HTTP_")
+    // A reason that names a kind of failure by its last word (`CERTIFICATE_VERIFY_FAILED`)
+    // is one too.
+    const FAILURE: [&str; 6] = [
+        "_FAILED",
+        "_ERROR",
+        "_DENIED",
+        "_EXCEEDED",
+        "_TIMEOUT",
+        "_REFUSED",
+    ];
+    GRPC.contains(&word)
+        || word.starts_with("ERR_")
+        || word.starts_with("HTTP_")
+        || FAILURE.iter().any(|f| word.ends_with(f))
 }
 
 /// Whether a title names the place that failed: an address, a host, a module, a variable
 /// (status codes do not count).
 pub fn names_a_place(text: &str) -> bool {
-    SOCKET.is_match(text)
+    SOCKET
+        .captures_iter(text)
+        .any(|c| !is_source_file(text, &c))
         || URL_HOST.is_match(text)
         || LOOKUP_HOST.is_match(text)
         || MODULE.is_match(text)
@@ -157,6 +180,7 @@ fn is_reading_link(text: &str, url: std::ops::Range<usize>) -> bool {
 pub fn upstreams_of(c: &Cluster) -> BTreeSet<String> {
     of_cluster(c)
         .into_iter()
+        .filter(|e| !is_own_url(e, &c.stats.service))
         .filter_map(|e| {
             e.strip_prefix("address ")
                 .or_else(|| e.strip_prefix("host "))
@@ -169,8 +193,10 @@ pub fn upstreams_of(c: &Cluster) -> BTreeSet<String> {
 /// `handler.go:41`): a file of a path, or one name with a source file's extension.
 fn is_source_file(text: &str, socket: &regex::Captures) -> bool {
     static SOURCE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\.(?:py|js|mjs|cjs|ts|tsx|jsx|go|java|kt|scala|rb|php|rs|ex|exs|cs|erb)$")
-            .unwrap()
+        Regex::new(
+            r"\.(?:py|js|mjs|cjs|ts|tsx|jsx|go|java|kt|scala|rb|php|rs|ex|exs|cs|erb|c|h|cc|cpp)$",
+        )
+        .unwrap()
     });
     let name = &socket[1];
     let start = socket.get(1).map_or(0, |m| m.start());
@@ -249,6 +275,8 @@ mod tests {
         assert!(no_address("thread 'main' panicked at src/flush.rs:88:41:"));
         assert!(no_address("panic at handler.go:41"));
         assert!(named("panic at handler.go:41").contains("file handler.go:41"));
+        // Python's C module in an SSL error is no host either.
+        assert!(no_address("certificate has expired (_ssl.c:1006)"));
         assert_eq!(
             named("dial tcp redis.cache.internal:6379: connect: connection refused"),
             BTreeSet::from(["address redis.cache.internal:6379".to_string()])

@@ -182,8 +182,8 @@ pub fn prioritise(
         return (Priority::P0, reasons);
     }
 
-    // Every request to the application failing, minute after minute, for most of the window
-    // is an outage, even with instances up and health checks passing.
+    // Four in five requests to the application failing, minute after minute, for most of the
+    // window is an outage, even with instances up and health checks passing.
     if failing
         && failed_requests >= thresholds.repeated_errors
         && let Some((lo, hi)) = span
@@ -197,7 +197,7 @@ pub fn prioritise(
             .collect();
         if share >= thresholds.health_check_span
             && failing_minutes.len() as f64 >= thresholds.health_check_span * minutes
-            && served_meanwhile * 10 <= failed_requests
+            && served_meanwhile * 4 <= failed_requests
         {
             reasons.push(format!(
                 "{failed_requests} requests failed over {:.0}% of the window and {served_meanwhile} went through (health checks and static files aside): the service is down for its users",

@@ -188,6 +188,14 @@ fn pick_cause(
             raised_while_handling: Vec::new(),
         })
         .collect();
+    // An exception whose message quotes a more inner one's (urllib3's `MaxRetryError: … (Caused
+    // by SSLError(SSLCertVerificationError(1, '…')))`) only restates it.
+    let restates = |i: usize| {
+        exceptions[..i].iter().any(|inner| {
+            let m = inner.message.trim();
+            m.len() >= 20 && exceptions[i].message.contains(m)
+        })
+    };
     let best = (0..exceptions.len()).min_by_key(|&i| {
         let e = &exceptions[i];
         let says_where = (frames_say_where
@@ -197,6 +205,7 @@ fn pick_cause(
             || super::entities::names_something(&e.message);
         (
             super::cluster::is_wrapper("", Some(e)),
+            restates(i),
             // An exception with no message of its own (billiard's `ExceptionWithTraceback:`
             // around the real one) says nothing when another one of the chain does.
             e.message
