@@ -230,6 +230,12 @@ pub struct Config {
     pub resolve_after: SpanOrOff,
     /// Whether the suggested owners (CODEOWNERS) are @-mentioned; off by default.
     pub mention_owners: bool,
+    /// The revision label that names the commit it was built from (Cloud Build's
+    /// `commit-sha` by default).
+    pub commit_label: String,
+    /// A container environment variable that names the commit, read when the label is
+    /// absent; empty (the default) for none.
+    pub commit_env: String,
     /// Thresholds behind the priorities.
     pub thresholds: Thresholds,
 }
@@ -253,6 +259,8 @@ impl Default for Config {
             quiet_after: Span(chrono::Duration::hours(24)),
             resolve_after: SpanOrOff(None),
             mention_owners: false,
+            commit_label: "commit-sha".to_string(),
+            commit_env: String::new(),
             thresholds: Thresholds::default(),
         }
     }
@@ -269,6 +277,18 @@ pub struct ConfigError {
 
 /// `[` and `{` a configuration may hold; the example has 3.
 const MAX_BRACKETS: usize = 1000;
+
+impl Config {
+    /// Where a deploy names its commit, in the order they are read: the label, then the
+    /// environment variable when one is configured.
+    pub fn commit_keys(&self) -> Vec<String> {
+        let mut keys = vec![format!("label:{}", self.commit_label)];
+        if !self.commit_env.is_empty() {
+            keys.push(format!("env:{}", self.commit_env));
+        }
+        keys
+    }
+}
 
 impl Config {
     /// Parses and checks the YAML text of the configuration.
@@ -371,6 +391,35 @@ impl Config {
             && (d < chrono::Duration::hours(1) || d > chrono::Duration::days(365))
         {
             return err("resolve_after".into(), "between 1h and 365d, or off".into());
+        }
+        let label_key = |k: &str| {
+            k.len() <= 63
+                && k.starts_with(|c: char| c.is_ascii_lowercase())
+                && k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        };
+        if !label_key(&self.commit_label) {
+            return err(
+                "commit_label".into(),
+                format!(
+                    "{:?} is not a label key (a lowercase letter, then up to 62 lowercase letters, digits, - or _)",
+                    self.commit_label
+                ),
+            );
+        }
+        let env_name = |k: &str| {
+            k.len() <= 128
+                && !k.starts_with(|c: char| c.is_ascii_digit())
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        };
+        if !self.commit_env.is_empty() && !env_name(&self.commit_env) {
+            return err(
+                "commit_env".into(),
+                format!(
+                    "{:?} is not an environment variable name (letters, digits and _, not starting with a digit)",
+                    self.commit_env
+                ),
+            );
         }
         for (i, s) in self.services.iter().enumerate() {
             if s.name.trim().is_empty() {
@@ -485,10 +534,24 @@ mod tests {
             ("resolve_after: later\n", "resolve_after"),
             ("resolve_after: true\n", "resolve_after"),
             ("mention_owners: maybe\n", "mention_owners"),
+            ("commit_label: Commit SHA\n", "commit_label"),
+            ("commit_label: ''\n", "commit_label"),
+            ("commit_env: 1SHA\n", "commit_env"),
+            ("commit_env: GIT-COMMIT\n", "commit_env"),
         ] {
             let e = Config::parse(text).unwrap_err();
             assert!(e.to_string().contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn the_commit_is_read_from_the_configured_label_then_variable() {
+        assert_eq!(Config::default().commit_keys(), vec!["label:commit-sha"]);
+        let config = Config::parse("commit_label: git-sha\ncommit_env: GIT_COMMIT\n").unwrap();
+        assert_eq!(
+            config.commit_keys(),
+            vec!["label:git-sha", "env:GIT_COMMIT"]
+        );
     }
 
     #[test]

@@ -150,8 +150,12 @@ pub struct Deploy {
     pub revision: Option<String>,
     /// Who deployed (`authenticationInfo.principalEmail`).
     pub principal: Option<String>,
-    /// The commit the revision was built from (the `commit-sha` label Cloud Build sets).
+    /// The commit the revision was built from (the `commit-sha` label Cloud Build sets, or
+    /// the label or environment variable the configuration names).
     pub commit: Option<String>,
+    /// What could name its commit: every label (`label:NAME`) and container environment
+    /// variable (`env:NAME`) of the deploy whose value looks like a commit.
+    pub commits: std::collections::BTreeMap<String, String>,
 }
 
 impl LogEntry {

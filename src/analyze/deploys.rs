@@ -37,9 +37,21 @@ pub struct Deploys {
     /// The last (service, revision) noted and when it was first seen: most entries repeat it,
     /// and only an earlier one needs the table.
     last: Option<(String, String, DateTime<Utc>)>,
+    /// Where a deploy names its commit (`label:commit-sha`, `env:GIT_COMMIT`), in order; empty
+    /// for the default label.
+    commit_keys: Vec<String>,
 }
 
 impl Deploys {
+    /// Deploys whose commit is read from `commit_keys` (`label:NAME`, `env:NAME`), the first
+    /// that a deploy has.
+    pub fn reading_commits_from(commit_keys: Vec<String>) -> Self {
+        Deploys {
+            commit_keys,
+            ..Deploys::default()
+        }
+    }
+
     /// Notes an entry's revision and deploy (the principal already redacted).
     pub fn note(&mut self, entry: &LogEntry) {
         let (Some(service), Some(t)) = (&entry.service, entry.timestamp) else {
@@ -62,7 +74,15 @@ impl Deploys {
         if let Some(deploy) = &entry.deploy {
             let deploys = self.deploys.entry(service.clone()).or_default();
             if deploys.len() < MAX_PER_SERVICE {
-                deploys.push((t, deploy.clone()));
+                let mut deploy = deploy.clone();
+                if !self.commit_keys.is_empty() {
+                    deploy.commit = self
+                        .commit_keys
+                        .iter()
+                        .find_map(|k| deploy.commits.get(k))
+                        .cloned();
+                }
+                deploys.push((t, deploy));
             }
             if let Some(revision) = &deploy.revision {
                 let revisions = self.revisions.entry(service.clone()).or_default();
@@ -161,8 +181,29 @@ mod tests {
             revision: revision.map(str::to_string),
             principal: Some("[EMAIL]".into()),
             commit: commit.map(str::to_string),
+            commits: commit
+                .map(|c| [("env:GIT_COMMIT".to_string(), c.to_string())].into())
+                .unwrap_or_default(),
         });
         e
+    }
+
+    #[test]
+    fn the_commit_is_read_where_the_configuration_says() {
+        let mut d =
+            Deploys::reading_commits_from(vec!["label:commit-sha".into(), "env:GIT_COMMIT".into()]);
+        d.note(&line("api-00041-abc", 0));
+        d.note(&deploy(Some("api-00042-xyz"), Some("2222222bbbb"), 10));
+        d.note(&line("api-00042-xyz", 11));
+        let revisions = ["api-00042-xyz".to_string()];
+        let facts = d.facts("api", &revisions, Some(at(11))).unwrap();
+        assert_eq!(facts.commit.as_deref(), Some("2222222bbbb"));
+        // Read from a label only, the same deploy names no commit.
+        let mut d = Deploys::reading_commits_from(vec!["label:commit-sha".into()]);
+        d.note(&deploy(Some("api-00042-xyz"), Some("2222222bbbb"), 10));
+        d.note(&line("api-00042-xyz", 11));
+        let facts = d.facts("api", &revisions, Some(at(11))).unwrap();
+        assert_eq!(facts.commit, None);
     }
 
     #[test]

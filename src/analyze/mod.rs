@@ -214,6 +214,8 @@ pub struct Options {
     pub window: Option<Window>,
     /// The service of entries that name none (plain text).
     pub default_service: String,
+    /// Where a deploy names its commit: `label:NAME`, then `env:NAME`.
+    pub commit_keys: Vec<String>,
 }
 
 impl Options {
@@ -225,6 +227,7 @@ impl Options {
             redact: config.redact.clone(),
             window: None,
             default_service: "default".to_string(),
+            commit_keys: config.commit_keys(),
         }
     }
 }
@@ -273,6 +276,7 @@ impl Analyzer {
     pub fn new(options: Options) -> Result<Self, regex::Error> {
         let redactor = Redactor::new(&options.redact)?;
         let source_root = options.source_root.clone();
+        let deploys = deploys::Deploys::reading_commits_from(options.commit_keys.clone());
         Ok(Analyzer {
             options,
             redactor,
@@ -293,7 +297,7 @@ impl Analyzer {
             },
             totals: Totals::default(),
             services: BTreeSet::new(),
-            deploys: deploys::Deploys::default(),
+            deploys,
             first: None,
             last: None,
         })

@@ -461,34 +461,72 @@ fn deploy_of(payload: &Map<String, Value>, resource: &Map<String, Value>) -> Opt
         .and_then(|a| a.get("principalEmail"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    let commit = ["request", "response"]
+    let mut commits = std::collections::BTreeMap::new();
+    for part in ["request", "response"]
         .iter()
         .filter_map(|k| payload.get(*k))
-        .find_map(|v| label_in(v, "commit-sha", 8))
-        .filter(|c| c.len() >= 7 && c.bytes().all(|b| b.is_ascii_hexdigit()));
+    {
+        commit_candidates(part, 8, &mut commits);
+    }
     Some(Deploy {
         revision,
         principal,
-        commit,
+        commit: commits.get(DEFAULT_COMMIT_KEY).cloned(),
+        commits,
     })
 }
 
-/// The value of a `labels` entry named `key` anywhere in `value`, a few levels down.
-fn label_in(value: &Value, key: &str, depth: usize) -> Option<String> {
-    let Value::Object(map) = value else {
-        return None;
-    };
-    if let Some(v) = map
-        .get("labels")
-        .and_then(|l| l.get(key))
-        .and_then(Value::as_str)
-    {
-        return Some(v.to_string());
+/// Where a deploy names its commit unless the configuration says otherwise: the label Cloud
+/// Build sets.
+pub const DEFAULT_COMMIT_KEY: &str = "label:commit-sha";
+
+/// Whether a value looks like a commit: 7 to 40 hexadecimal digits.
+fn is_commit(value: &str) -> bool {
+    (7..=40).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The labels (`label:NAME`) and container environment variables (`env:NAME`) of a deploy,
+/// a few levels down, whose values look like commits.
+fn commit_candidates(
+    value: &Value,
+    depth: usize,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(labels)) = map.get("labels") {
+                for (k, v) in labels {
+                    if let Some(v) = v.as_str().filter(|v| is_commit(v)) {
+                        out.entry(format!("label:{k}"))
+                            .or_insert_with(|| v.to_string());
+                    }
+                }
+            }
+            if let Some(Value::Array(env)) = map.get("env") {
+                for var in env {
+                    if let (Some(k), Some(v)) = (
+                        var.get("name").and_then(Value::as_str),
+                        var.get("value").and_then(Value::as_str),
+                    ) && is_commit(v)
+                    {
+                        out.entry(format!("env:{k}"))
+                            .or_insert_with(|| v.to_string());
+                    }
+                }
+            }
+            if depth > 0 {
+                for v in map.values() {
+                    commit_candidates(v, depth - 1, out);
+                }
+            }
+        }
+        Value::Array(items) if depth > 0 => {
+            for v in items.iter().take(16) {
+                commit_candidates(v, depth - 1, out);
+            }
+        }
+        _ => {}
     }
-    if depth == 0 {
-        return None;
-    }
-    map.values().find_map(|v| label_in(v, key, depth - 1))
 }
 
 /// The request a structured line names: tracing's `span`, pino-http's `req`, Serilog's
@@ -662,6 +700,23 @@ mod tests {
             "status": {"message": "Ready condition status changed to False"}}}))
         .unwrap();
         assert_eq!(audit.message, "Ready condition status changed to False");
+
+        // A deploy names its commit in a label or a container's environment.
+        let deploy = entry_from_json(&json!({"protoPayload": {
+            "methodName": "google.cloud.run.v1.Services.ReplaceService",
+            "request": {"service": {
+                "metadata": {"labels": {"commit-sha": "2222222bbbb", "team": "payments"}},
+                "spec": {"template": {"spec": {"containers": [{"env": [
+                    {"name": "GIT_COMMIT", "value": "3333333cccc"},
+                    {"name": "DATABASE_URL", "value": "postgres://x"}]}]}}}}}}}))
+        .unwrap()
+        .deploy
+        .unwrap();
+        assert_eq!(deploy.commit.as_deref(), Some("2222222bbbb"));
+        assert_eq!(
+            deploy.commits.keys().collect::<Vec<_>>(),
+            ["env:GIT_COMMIT", "label:commit-sha"]
+        );
 
         let request = entry_from_json(&json!({"httpRequest": {
             "requestMethod": "GET", "requestUrl": "https://x.a.run.app/health?x=1",
