@@ -1516,7 +1516,8 @@ fn instance_link(
         if on.len() >= 2
             && before * 20 <= hit.len()
             && hit.len() as f64 >= MOSTLY * mine.len() as f64
-            && best.is_none_or(|(_, h, _, _)| hit.len() > h)
+            // The map's order is arbitrary: the lowest cluster wins a tie.
+            && best.is_none_or(|(b, h, _, _)| (hit.len(), std::cmp::Reverse(a)) > (h, std::cmp::Reverse(b)))
         {
             best = Some((a, hit.len(), on.len(), first.len()));
         }
