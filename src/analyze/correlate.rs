@@ -596,16 +596,7 @@ pub fn correlate(
         }
     }
     // A cluster linked to one that was itself folded later belongs to that one's root.
-    let root_of = |mut c: usize| {
-        for _ in 0..n {
-            match &parent[c] {
-                Some((h, _)) if *h != c => c = *h,
-                _ => break,
-            }
-        }
-        c
-    };
-    let roots: Vec<usize> = (0..n).map(root_of).collect();
+    let roots: Vec<usize> = (0..n).map(|c| root_of(&parent, c)).collect();
     for (c, link) in parent.into_iter().enumerate() {
         if let Some((_, evidence)) = link
             && let h = roots[c]
@@ -631,6 +622,18 @@ pub fn correlate(
     groups.into_values().collect()
 }
 
+/// The root a cluster's links lead to (itself when it has none); a cycle stops after as many
+/// steps as there are clusters.
+fn root_of(parent: &[Option<(usize, Vec<Evidence>)>], mut c: usize) -> usize {
+    for _ in 0..parent.len() {
+        match &parent[c] {
+            Some((h, _)) if *h != c => c = *h,
+            _ => break,
+        }
+    }
+    c
+}
+
 /// Links each root cause of one service whose traces are, in most of its cases, failed
 /// requests of another service that belong to a root cause there.
 fn cross_service_link(
@@ -641,15 +644,6 @@ fn cross_service_link(
     parent: &mut [Option<(usize, Vec<Evidence>)>],
 ) {
     let n = clusters.len();
-    let root = |parent: &[Option<(usize, Vec<Evidence>)>], mut c: usize| {
-        for _ in 0..n {
-            match &parent[c] {
-                Some((h, _)) if *h != c => c = *h,
-                _ => break,
-            }
-        }
-        c
-    };
     // Traces of failed requests that a root cause explains, with that root; and how long
     // each service's failed request of a trace took (a call lasts no longer than its caller).
     let mut explained: HashMap<u32, Vec<usize>> = HashMap::new();
@@ -665,7 +659,7 @@ fn cross_service_link(
         if o.trace == 0 || parent[a].is_none() || clusters[a].stats.server_errors() == 0 {
             continue;
         }
-        let g = root(parent, a);
+        let g = root_of(parent, a);
         if matches!(clusters[g].role, Role::Cause(_)) {
             let roots = explained.entry(o.trace).or_default();
             if !roots.contains(&g) {
@@ -704,7 +698,7 @@ fn cross_service_link(
         else {
             continue;
         };
-        if (k as f64) < CONFIDENCE * traced.len() as f64 || root(parent, g) == h {
+        if (k as f64) < CONFIDENCE * traced.len() as f64 || root_of(parent, g) == h {
             continue;
         }
         parent[h] = Some((
@@ -1461,8 +1455,6 @@ fn port_link(
     None
 }
 
-/// A symptom of the service being down (failed requests, probes, exits) that happens only
-/// while a cause keeps its start-ups failing.
 /// A failure that happens only on the instances where a specific cause happened before it,
 /// when that cause touched at most half of the service's instances: the cause left those
 /// instances broken (a start-up connection that failed and never retried), the others serve.
@@ -1604,6 +1596,8 @@ fn span_link(
     ))
 }
 
+/// A symptom of the service being down (failed requests, probes, exits) that happens only
+/// while a cause keeps its start-ups failing.
 fn down_link(
     c: usize,
     clusters: &[Cluster],

@@ -549,11 +549,7 @@ fn parse_elixir(lines: &[&str]) -> Option<Exception> {
     let mut frames = Vec::new();
     for l in &lines[i + 1..] {
         if let Some(f) = ELIXIR_FRAME.captures(l) {
-            frames.push(Frame {
-                file: f[1].to_string(),
-                function: f[3].to_string(),
-                line: f[2].parse().ok(),
-            });
+            frames.push(file_line_function(&f));
         } else if frames.is_empty() && !l.starts_with(' ') && !l.trim().is_empty() {
             // The message goes on until the first frame.
             message.push('\n');
@@ -588,11 +584,7 @@ fn parse_rack_dump(lines: &[&str]) -> Option<Exception> {
     let mut frames: Vec<Frame> = lines[i + 1..]
         .iter()
         .map_while(|l| RUBY_FRAME.captures(l))
-        .map(|f| Frame {
-            file: f[1].to_string(),
-            function: f[3].to_string(),
-            line: f[2].parse().ok(),
-        })
+        .map(|f| file_line_function(&f))
         .collect();
     if frames.is_empty() {
         return None;
@@ -635,11 +627,7 @@ fn parse_rails_report(lines: &[&str]) -> Option<Exception> {
     let mut frames: Vec<Frame> = lines[i + 1..]
         .iter()
         .filter_map(|l| RAILS_FRAME.captures(without_tags(l)))
-        .map(|f| Frame {
-            file: f[1].to_string(),
-            function: f[3].to_string(),
-            line: f[2].parse().ok(),
-        })
+        .map(|f| file_line_function(&f))
         .collect();
     if frames.is_empty() && c.get(3).is_none() {
         return None;
@@ -653,6 +641,16 @@ fn parse_rails_report(lines: &[&str]) -> Option<Exception> {
     })
 }
 
+/// A frame from captures `file`, `line`, `function` in that order (Ruby's and Elixir's
+/// `file:line:in 'method'` and `file:line: function`).
+fn file_line_function(c: &regex::Captures) -> Frame {
+    Frame {
+        file: c[1].to_string(),
+        function: c[3].to_string(),
+        line: c[2].parse().ok(),
+    }
+}
+
 static RUBY_FROM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s+from (\S+?):(\d+):in [`']([^']+)'").unwrap());
 
@@ -662,18 +660,10 @@ fn parse_ruby(lines: &[&str]) -> Option<Exception> {
         .enumerate()
         .filter(|(_, l)| l.contains(":in "))
         .find_map(|(i, l)| RUBY_HEAD.captures(l.trim_end()).map(|c| (i, c)))?;
-    let mut frames = vec![Frame {
-        file: c[1].to_string(),
-        function: c[3].to_string(),
-        line: c[2].parse().ok(),
-    }];
+    let mut frames = vec![file_line_function(&c)];
     for l in &lines[i + 1..] {
         if let Some(f) = RUBY_FROM.captures(l) {
-            frames.push(Frame {
-                file: f[1].to_string(),
-                function: f[3].to_string(),
-                line: f[2].parse().ok(),
-            });
+            frames.push(file_line_function(&f));
         }
     }
     // Ruby prints the innermost call first; Python's order (outermost first) is the model's.
