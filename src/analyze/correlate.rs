@@ -260,7 +260,7 @@ pub fn correlate(
     let mut occurrences = occurrences;
     occurrences.sort_by_key(|o| (o.instance, o.t));
     let by_cluster = index_by_cluster(&occurrences, n);
-    let (handled, piece_of) = handled_reports(&mut clusters);
+    let (mut handled, piece_of) = handled_reports(&mut clusters);
     let says_failure: Vec<bool> = clusters
         .iter()
         .map(|c| {
@@ -307,6 +307,12 @@ pub fn correlate(
                 *wrappers.entry((c, crash.head)).or_default() += 1;
             }
         }
+    }
+
+    // An error that ended attempts (the runtime's report that memory ran out, before the
+    // kill) was not survived, whatever the process did right after it.
+    for &h in heads.keys() {
+        handled[h] = false;
     }
 
     // A cluster that heads fewer attempts than it follows another head in is a member.
@@ -846,11 +852,33 @@ fn resolve_crash(
     ) {
         chain.push(end);
     }
+    let is_oom = |c: usize| clusters[c].role == Role::Cause(CauseKind::OutOfMemory);
+    // When the platform killed the instance for memory.
+    let mut memory_kill = is_oom(occurrences[end].cluster as usize).then_some(occurrences[end].t);
+    // Past a sign that the process went on: only the runtime's report that memory ran out,
+    // shortly before the kill, is still looked for.
+    let mut survived = false;
     for i in (attempt.range.start..end).rev() {
         let o = &occurrences[i];
         let c = o.cluster as usize;
+        // A kill for memory shortly after the runtime said it ran out of memory is that same
+        // exhaustion, even when the process had survived the error it raised.
+        let near_kill = memory_kill.is_some_and(|t| t - o.t <= ENTITY_NEAR_NS);
+        if near_kill && is_oom(c) && clusters[c].stats.exception.is_some() {
+            chain.push(i);
+            continue;
+        }
+        if survived {
+            if near_kill {
+                continue;
+            }
+            break;
+        }
         if o.handled || handled[c] {
             continue;
+        }
+        if memory_kill.is_none() && is_oom(c) && clusters[c].stats.exception.is_none() {
+            memory_kill = Some(o.t);
         }
         let only_wrappers = !chain.is_empty()
             && chain
@@ -869,11 +897,17 @@ fn resolve_crash(
                     }
                     continue;
                 }
-                // Start-up went on after what came before: those errors were survived.
+                // Start-up went on after what came before: those errors were survived. (Only
+                // the runtime's report that memory ran out is still looked for, shortly
+                // before a kill for memory.)
                 if (!chain.is_empty() || last_words.is_some())
                     && o.severity < crate::model::Severity::Warning
                     && !only_wrappers
                 {
+                    if memory_kill.is_some_and(|t| t - o.t <= ENTITY_NEAR_NS) {
+                        survived = true;
+                        continue;
+                    }
                     break;
                 }
             }
@@ -912,14 +946,17 @@ fn resolve_crash(
             wrapper: None,
         });
     }
-    // Specific before generic, fundamental before derived, the later one on a tie.
+    // Specific before generic, fundamental before derived, the later one on a tie; of two
+    // reports that memory ran out, the runtime's exception (it names the code) before the
+    // platform's kill.
     let best = *chain.iter().min_by_key(|&&i| {
         let c = &clusters[occurrences[i].cluster as usize];
         let kind = match c.role {
             Role::Cause(k) => k,
             _ => CauseKind::Error,
         };
-        (c.wrapper, kind, std::cmp::Reverse(i))
+        let platform_oom = kind == CauseKind::OutOfMemory && c.stats.exception.is_none();
+        (c.wrapper, kind, platform_oom, std::cmp::Reverse(i))
     })?;
     let head = occurrences[best].cluster as usize;
     if chain
@@ -1344,7 +1381,10 @@ fn entity_link(
         return None;
     }
     for a in 0..clusters.len() {
+        let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
+        // A cause in this cluster's own group is no link: another may be.
         if a == c
+            || g == c
             || handled[a]
             || !matches!(clusters[a].role, Role::Cause(_))
             || clusters[a].stats.service != clusters[c].stats.service
@@ -1383,7 +1423,6 @@ fn entity_link(
             if total == 0 || (near as f64 / total as f64) < CONFIDENCE {
                 continue;
             }
-            let g = parent[a].as_ref().map_or(a, |(h, _)| *h);
             return Some((
                 g,
                 Evidence {

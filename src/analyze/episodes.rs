@@ -5,7 +5,7 @@ use super::Cluster;
 use super::cluster::{CauseKind, Role, SymptomKind};
 use crate::model::Severity;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
 /// After an exit, lines this close still belong to the attempt that exited.
 const AFTER_EXIT_NS: i64 = 10_000_000_000;
@@ -112,6 +112,8 @@ pub struct Traffic {
     /// Per service, the minutes with failed requests that no logged cause explains (root
     /// causes that are only 5xx request logs); filled once the root causes are known.
     pub unexplained_failures: HashMap<String, BTreeSet<i64>>,
+    /// Services that were sent requests, whatever their answer.
+    pub requested: HashSet<String>,
     /// Services that are Cloud Run jobs: they serve nothing, so they are never down.
     pub jobs: BTreeSet<String>,
     /// The slowest requests that went through and had a trace (latency, trace), at most
@@ -312,9 +314,10 @@ impl Traffic {
         out
     }
 
-    /// A service with no request that went through: a worker, or one that is down.
+    /// A service that was sent no request in the window: a worker. (A service whose every
+    /// request failed serves requests: it is down, not a worker.)
     pub fn serves_no_requests(&self, service: &str) -> bool {
-        self.by_minute.get(service).is_none_or(BTreeMap::is_empty)
+        !self.requested.contains(service)
     }
 
     /// Whether the instance served a request between `start` and `end`.

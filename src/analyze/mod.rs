@@ -604,6 +604,9 @@ impl Clusters {
             return folded;
         };
         let instance = intern(&mut self.instances, entry.instance.as_deref());
+        if http.is_some_and(|(_, health)| !health) && !self.traffic.requested.contains(&service) {
+            self.traffic.requested.insert(service.clone());
+        }
         if let Some((status, health)) = http
             && status < 500
         {

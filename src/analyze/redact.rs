@@ -430,6 +430,34 @@ fn is_secret_key(key: &str) -> bool {
             && !compact.contains("tokeniz"))
 }
 
+/// Whether a key is a file's name rather than a field's: the last part of a path
+/// (`open /secrets/credentials.json: no such file`) or a name with a file extension
+/// (`secret.yaml: not found`). What follows a file name is a message, not its value.
+fn names_file(key: &str, before: &str) -> bool {
+    const EXTENSIONS: &[&str] = &[
+        "json",
+        "yaml",
+        "yml",
+        "toml",
+        "ini",
+        "env",
+        "conf",
+        "cfg",
+        "txt",
+        "pem",
+        "crt",
+        "p12",
+        "pfx",
+        "jks",
+        "xml",
+        "properties",
+    ];
+    before.ends_with(['/', '\\'])
+        || key
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| EXTENSIONS.contains(&ext))
+}
+
 /// The lowercase words of a name: `X-Goog-Signature` → x, goog, signature; `privateKeyId` →
 /// private, key, id.
 fn key_words(key: &str) -> Vec<String> {
@@ -484,8 +512,9 @@ fn masked_pair(caps: &Captures<'_>, value: &str) -> Verdict {
     ))
 }
 
-fn secret_pair(_: &Scan<'_>, caps: &Captures<'_>) -> Verdict {
-    if !is_secret_key(&caps["key"]) {
+fn secret_pair(scan: &Scan<'_>, caps: &Captures<'_>) -> Verdict {
+    let start = caps.get(0).map_or(0, |m| m.start());
+    if !is_secret_key(&caps["key"]) || names_file(&caps["key"], &scan.text[..start]) {
         return Verdict::Retry;
     }
     masked_pair(caps, &caps["value"])
@@ -855,6 +884,8 @@ mod tests {
     #[rustfmt::skip]
     const PLANTED: &[(&str, &str, &str)] = &[
         ("bare AWS secret after its key id", "creds AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY loaded", "wJalrXUtnFEMI"),
+        ("dotted config key", "spring.datasource.password=Xk29fjQp0Lm api.key: 7hG2kLp9Qw", "Xk29fjQp0Lm"),
+        ("dotted key ending in key", "set api.key: 7hG2kLp9QwZr", "7hG2kLp9QwZr"),
         ("AWS secret key field", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
         ("SigV4 query signature", "GET https://b.s3.amazonaws.com/o?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=fe5f80f77d5fa3beca038a248ff027d0445342fe&X-Amz-Expires=60", "fe5f80f77d5fa3be"),
         ("SigV4 Signature=", "sign AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb", "5d672d79c15b1316"),
@@ -1062,6 +1093,8 @@ mod tests {
             "processed order 4242 for customer 17 in 93 ms (template 12)",
             "BeanCreationException: Error creating bean with name 'entityManagerFactory'",
             "ratio 3/4 at 0.75, 99.9% of 1.5 GB",
+            "failed to load config: open /secrets/db/credentials.json: no such file or directory",
+            "read secrets.yaml: permission denied",
         ];
         for text in texts {
             let out = REDACTOR.redact(text);

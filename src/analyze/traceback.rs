@@ -267,7 +267,7 @@ fn join_kind(kind: &str, message: &str) -> String {
 
 fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
     let mut chain: Vec<(String, String, Vec<Frame>)> = Vec::new();
-    for line in lines {
+    for (at, line) in lines.iter().enumerate() {
         let trimmed = strip_log_prefix(line).trim();
         // Java's `Caused by:`, .NET's ` ---> ` and Node's `[cause]:` (an error's `cause`, as
         // util.inspect prints it) name the inner exception.
@@ -340,6 +340,17 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
                 c.get(2).map_or("", |m| m.as_str()).to_string(),
                 Vec::new(),
             ));
+            continue;
+        }
+        // A stack's first line names its error whatever the name ends in: the AWS SDK's
+        // `SignatureDoesNotMatch: …`, then `    at …` frames.
+        if chain.is_empty()
+            && let Some(c) = NAMED_ERROR.captures(candidate)
+            && lines
+                .get(at + 1)
+                .is_some_and(|next| NODE_FRAME.is_match(next) || JAVA_FRAME.is_match(next))
+        {
+            chain.push((c[1].to_string(), c[2].to_string(), Vec::new()));
         }
     }
     // Java's innermost cause is the last `Caused by:`. Only the outermost shows the service's
@@ -347,6 +358,11 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
     chain.reverse();
     pick_cause(false, chain)
 }
+
+/// `Name: message` where the name is one CamelCase word (`SignatureDoesNotMatch`): an error's
+/// name when frames follow.
+static NAMED_ERROR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+): (\S.*)$").unwrap());
 
 /// Where Node says an uncaught error was thrown: `node:internal/process/promises:288`,
 /// `/app/src/server.js:41`.
@@ -748,6 +764,16 @@ billiard.exceptions.WorkerLostError: Worker exited prematurely: signal 9 (SIGKIL
         assert_eq!(e.message, "SQLSTATE[HY000] [2002] Connection refused");
         assert_eq!(e.frames.last().unwrap().line, Some(65));
         assert!(e.raised_while_handling[0].starts_with("Illuminate\\Database\\QueryException"));
+    }
+
+    #[test]
+    fn a_stack_names_its_error_whatever_the_name_ends_in() {
+        let text = "SignatureDoesNotMatch: The request signature we calculated does not match\n    at throwDefaultError (/app/node_modules/@smithy/smithy-client/dist-cjs/index.js:867:20)\n    at de_CommandError (/app/node_modules/@aws-sdk/client-s3/dist-cjs/index.js:4970:14)";
+        let e = parse_exception(text).unwrap();
+        assert_eq!(e.kind, "SignatureDoesNotMatch");
+        assert!(e.message.starts_with("The request signature"), "{e:?}");
+        // Without frames, a line of prose is no error.
+        assert!(parse_exception("ReadyState: The service is warming up").is_none());
     }
 
     #[test]

@@ -264,15 +264,23 @@ fn json_payload_stack_trace(payload: &Map<String, Value>) -> Option<String> {
                 .iter()
                 .find_map(|k| err.get(*k).and_then(Value::as_str))?;
             // pino's serializer names the error's class in `type`; a stack whose first line
-            // does not (node-postgres writes `error: sorry, too many clients already`) gets
-            // it, so that the exception is read as the class it is.
+            // names only the generic `Error` (node-postgres writes `error: sorry, too many
+            // clients already`) gets it, so that the exception is read as the class it is. A
+            // stack that names its error already keeps that name: it is the more specific
+            // one (the AWS SDK's `SignatureDoesNotMatch` of class `S3ServiceException`).
             let (first, rest) = stack.split_once('\n').unwrap_or((stack, ""));
+            let generic = first
+                .split_once(':')
+                .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("error"));
             match (
                 err.get("type").and_then(Value::as_str),
                 err.get("message").and_then(Value::as_str),
             ) {
                 (Some(kind), Some(message))
-                    if !kind.is_empty() && !first.contains(kind) && first.ends_with(message) =>
+                    if !kind.is_empty()
+                        && generic
+                        && !first.contains(kind)
+                        && first.ends_with(message) =>
                 {
                     Some(format!("{kind}: {message}\n{rest}"))
                 }
@@ -858,6 +866,20 @@ mod tests {
             Some(
                 "DatabaseError: sorry, too many clients already\n    at /app/node_modules/pg-pool/index.js:45:11"
             )
+        );
+        // A stack that names its error keeps that name over the class in `type`.
+        let e = payload(json!({
+            "level": 50, "msg": "avatar upload failed",
+            "err": {"type": "S3ServiceException", "name": "SignatureDoesNotMatch",
+                    "message": "The request signature we calculated does not match",
+                    "stack": "SignatureDoesNotMatch: The request signature we calculated does not match\n    at de_CommandError (/app/node_modules/@aws-sdk/client-s3/dist-cjs/index.js:4970:14)"},
+        }));
+        assert!(
+            e.stack_trace
+                .as_deref()
+                .is_some_and(|s| s.starts_with("SignatureDoesNotMatch: ")),
+            "{:?}",
+            e.stack_trace
         );
         // tracing-actix-web: the error's display on the request's span, in OpenTelemetry's name.
         let e = payload(json!({
