@@ -94,14 +94,14 @@ async fn the_binary_files_the_seed_outage_from_a_signed_command() {
         202
     );
 
-    let mut reactions = Vec::new();
-    for _ in 0..300 {
-        reactions = github.reactions(REPO, comment);
-        if reactions.iter().any(|r| r == "rocket" || r == "confused") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let reactions = github
+        .until("a reaction to the command", |g| {
+            let r = g.reactions(REPO, comment);
+            r.iter()
+                .any(|r| r == "rocket" || r == "confused")
+                .then_some(r)
+        })
+        .await;
     assert!(reactions.contains(&"rocket".to_string()), "{reactions:?}");
     let p0: Vec<_> = github
         .issues(REPO)

@@ -89,7 +89,10 @@ pub async fn worker(state: AppState, mut stop: tokio::sync::watch::Receiver<bool
             .claim(&state.worker_id, state.config.job_lease, Utc::now())
             .await;
         match claimed {
-            Ok(Some(job)) => run_job(&state, job).await,
+            Ok(Some(job)) => {
+                run_job(&state, job).await;
+                state.finished.notify_waiters();
+            }
             Ok(None) => {
                 tokio::select! {
                     _ = state.wake.notified() => {}

@@ -193,6 +193,8 @@ pub struct AppState {
     pub worker_id: String,
     /// Wakes the worker when a job is queued.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Woken each time a worker of this process has finished a job (what tests wait on).
+    pub finished: Arc<tokio::sync::Notify>,
     /// Workers running now: `/readyz` fails when there is none.
     pub workers: Arc<std::sync::atomic::AtomicUsize>,
     /// The App's slug, for `@slug` commands and to know its own comments.
@@ -238,6 +240,7 @@ impl AppState {
                 Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_007
             ),
             wake: Arc::new(tokio::sync::Notify::new()),
+            finished: Arc::new(tokio::sync::Notify::new()),
             workers: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             slug,
         })

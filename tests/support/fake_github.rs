@@ -32,6 +32,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::sync::Notify;
 
 /// The App's bot account: what issues and comments created with an installation token are
 /// authored by.
@@ -101,6 +102,8 @@ pub struct FakeGitHub {
     /// `http://127.0.0.1:PORT`, to use as the API base URI.
     pub url: String,
     state: Arc<Mutex<State>>,
+    /// Woken after every request the fake has answered: what tests wait on.
+    changed: Arc<Notify>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -119,13 +122,37 @@ impl FakeGitHub {
         let addr = listener.local_addr().expect("fake GitHub address");
         let url = format!("http://{addr}");
         let state = Arc::new(Mutex::new(State::new(url.clone())));
-        let app = Router::new().fallback(handle).with_state(state.clone());
+        let changed = Arc::new(Notify::new());
+        let app = Router::new()
+            .fallback(handle)
+            .with_state((state.clone(), changed.clone()));
         let server = tokio::spawn(async move {
             // The server only ends when the task is aborted; an I/O error here would show up
             // as failed requests in the test, which is where it is visible.
             let _ = axum::serve(listener, app).await;
         });
-        FakeGitHub { url, state, server }
+        FakeGitHub {
+            url,
+            state,
+            changed,
+            server,
+        }
+    }
+
+    /// Waits until `check` finds what it looks for, looking again after each request the
+    /// fake answers (no polling); panics naming `what` after 30 seconds without it.
+    pub async fn until<T>(&self, what: &str, mut check: impl FnMut(&Self) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            // Registered before looking, so that a request answered in between is not missed.
+            let next = self.changed.notified();
+            if let Some(found) = check(self) {
+                return found;
+            }
+            if tokio::time::timeout_at(deadline, next).await.is_err() {
+                panic!("the fake GitHub never saw {what}");
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -2177,7 +2204,7 @@ fn error_message(status: u16) -> &'static str {
 }
 
 async fn handle(
-    AxumState(state): AxumState<Arc<Mutex<State>>>,
+    AxumState((state, changed)): AxumState<(Arc<Mutex<State>>, Arc<Notify>)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -2215,6 +2242,7 @@ async fn handle(
             .push((method.as_str().to_owned(), path_q, reply.status));
         reply
     };
+    changed.notify_waiters();
     to_response(reply)
 }
 

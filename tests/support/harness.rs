@@ -223,34 +223,41 @@ impl Harness {
             .expect("the issue exists")
     }
 
-    /// Waits until the command's comment got its last reaction (🚀 or 😕) or no job is left.
+    /// Waits until the command's comment got its last reaction (🚀 or 😕).
     pub async fn done(&self, comment_id: u64) -> Vec<String> {
-        for _ in 0..400 {
-            let reactions = self.github.reactions(REPO, comment_id);
-            if reactions.iter().any(|r| r == "rocket" || r == "confused") {
-                return reactions;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "the command on comment {comment_id} never finished: {:?}",
-            self.github.reactions(REPO, comment_id)
-        );
+        self.github
+            .until(&format!("the last reaction to comment {comment_id}"), |g| {
+                let reactions = g.reactions(REPO, comment_id);
+                reactions
+                    .iter()
+                    .any(|r| r == "rocket" || r == "confused")
+                    .then_some(reactions)
+            })
+            .await
     }
 
-    /// Waits until the queue is empty (every job done or failed).
+    /// Waits until the queue is empty (every job done or failed), looking again each time a
+    /// worker finishes a job.
     pub async fn idle(&self) {
-        let store = self.store();
-        for _ in 0..600 {
-            let counts = store.job_counts().await.expect("job counts");
+        let state = &self.server.as_ref().expect("running").state;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let finished = state.finished.notified();
+            let counts = state.store.job_counts().await.expect("job counts");
             if counts.get("queued").copied().unwrap_or(0) == 0
                 && counts.get("running").copied().unwrap_or(0) == 0
             {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // A job queued for later (a retry's backoff) finishes without a worker's wake-up
+            // on time: look again at least every second.
+            let step = (tokio::time::Instant::now() + Duration::from_secs(1)).min(deadline);
+            if tokio::time::timeout_at(step, finished).await.is_err()
+                && tokio::time::Instant::now() >= deadline
+            {
+                panic!("jobs never finished: {counts:?}");
+            }
         }
-        panic!("jobs never finished");
     }
 
     pub fn p0_issues(&self) -> Vec<IssueSnapshot> {
