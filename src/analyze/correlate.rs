@@ -1403,7 +1403,13 @@ fn entity_link(
             .chain(quoted.as_ref())
             .collect();
         shared.sort_by_key(|e| !super::entities::is_specific(e));
+        // Two exceptions of their own are one failure only by a specific thing they both
+        // name; a quoted word (a column both statements touch) is no such thing.
+        let own_exception = clusters[c].stats.exception.is_some();
         for shared in shared {
+            if own_exception && !super::entities::is_specific(shared) {
+                continue;
+            }
             // Any instance: one database refusing two instances is one failure. An address or
             // a host failing two ways in one stretch of the window is one upstream down, one
             // exception text raised from two places in it one fault.
