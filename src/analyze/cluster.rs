@@ -547,7 +547,7 @@ pub fn client_went_away(text: &str, e: &Exception) -> bool {
 
 static WRAPPER_KIND: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?:CancelledError|TimeoutError|TimeoutException|DeadlineExceeded|RetryError|ExecutionException|CompletionException|UndeclaredThrowableException|InvocationTargetException|UncheckedExecutionException|ExceptionGroup|BaseExceptionGroup|AbortError|TimeoutExpired|AggregateException|TargetInvocationException)$",
+        r"^(?:CancelledError|TimeoutError|TimeoutException|DeadlineExceeded|RetryError|ExecutionException|CompletionException|UndeclaredThrowableException|InvocationTargetException|UncheckedExecutionException|ExceptionGroup|BaseExceptionGroup|AbortError|TimeoutExpired|AggregateException|TargetInvocationException|SystemExit)$",
     )
     .unwrap()
 });
@@ -556,7 +556,8 @@ static WRAPPER_TEXT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// A generic exception that only says something else went wrong: a timeout or cancellation
-/// around the real failure, a retry that gave up, a start-up that failed. In the same attempt
+/// around the real failure, a retry that gave up, a start-up that failed, an exit it was told
+/// to make (gunicorn's `SystemExit: 1` for a worker it timed out). In the same attempt
 /// the specific error is the cause.
 pub fn is_wrapper(template: &str, exception: Option<&Exception>) -> bool {
     match exception {
@@ -564,6 +565,8 @@ pub fn is_wrapper(template: &str, exception: Option<&Exception>) -> bool {
             let kind = e.kind.rsplit(['.', ':']).next().unwrap_or(&e.kind);
             WRAPPER_KIND.is_match(kind)
                 && (e.message.trim().is_empty()
+                    // An exit code says only that the process was told to stop.
+                    || e.message.trim().bytes().all(|b| b.is_ascii_digit())
                     || WRAPPER_TEXT.is_match(e.message.trim())
                     || e.message.len() < 40 && !e.message.contains(|c: char| c.is_ascii_digit()))
         }

@@ -543,6 +543,21 @@ impl Block {
         })
     }
 
+    /// A block that `entry` introduces as its header, whatever its words.
+    fn header(entry: &LogEntry) -> Block {
+        Block {
+            mode: Mode::Header,
+            handled: false,
+            ended: false,
+            chained: false,
+            has_exception: false,
+            frame_seen: false,
+            closed: false,
+            label: false,
+            last: entry.timestamp,
+        }
+    }
+
     /// Whether `entry` continues the block; updates the state when it does.
     fn accepts(&mut self, entry: &LogEntry) -> bool {
         let tight = match (self.last, entry.timestamp) {
@@ -695,13 +710,34 @@ impl Block {
     }
 }
 
+/// Whether the line at `i` is the message a logger wrote with the traceback that follows it
+/// at once (Python's `logger.exception("Error handling request %s", uri)`, split one line an
+/// entry): an error line, then `Traceback (most recent call last):` in the same write.
+fn introduces_traceback(entries: &[LogEntry], i: usize) -> bool {
+    let (Some(line), Some(next)) = (entries.get(i), entries.get(i + 1)) else {
+        return false;
+    };
+    let tight = match (line.timestamp, next.timestamp) {
+        (Some(a), Some(b)) => (b - a)
+            .num_microseconds()
+            .is_some_and(|d| (0..=TIGHT_GAP_MICROS).contains(&d)),
+        _ => false,
+    };
+    tight
+        && !line.message.contains('\n')
+        && strip_log_prefix(first_line(&next.message)).trim() == PY_START
+        && line.severity.max(infer_severity(&line.message)) >= Severity::Error
+}
+
 /// Cuts time-ordered lines into events: ranges of `entries`, each with whether it is a
 /// handled report.
 fn segment(entries: &[LogEntry]) -> Vec<(std::ops::Range<usize>, bool)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < entries.len() {
-        let Some(mut block) = Block::open(&entries[i]) else {
+        let opened = Block::open(&entries[i])
+            .or_else(|| introduces_traceback(entries, i).then(|| Block::header(&entries[i])));
+        let Some(mut block) = opened else {
             out.push((i..i + 1, false));
             i += 1;
             continue;
@@ -1009,6 +1045,23 @@ Migration checksum mismatch for migration version 7
             events[0].exception.as_ref().unwrap().kind,
             "ModuleNotFoundError"
         );
+    }
+
+    #[test]
+    fn an_error_line_written_with_its_traceback_is_its_header() {
+        // `logger.exception("Error handling request %s", uri)`, one line an entry.
+        let mut entries = vec![line(
+            "[2026-03-02 14:23:11 +0000] [42] [ERROR] Error handling request /search?q=atlas",
+            "a",
+            0,
+        )];
+        entries.extend(lines(PYTHON, "a", 2));
+        let events = run(entries.clone());
+        assert_eq!(events.len(), 1, "{events:#?}");
+        assert!(events[0].entry.message.contains("Error handling request"));
+        // An informational line before a traceback introduces nothing.
+        entries[0].message = "[2026-03-02 14:23:11 +0000] [42] [INFO] GET /search".into();
+        assert_eq!(run(entries).len(), 2);
     }
 
     #[test]

@@ -89,6 +89,29 @@ pub fn title(head: &Cluster) -> String {
     strip_log_prefix(line).trim().to_string()
 }
 
+/// A cause that is no exception (gunicorn's `WORKER TIMEOUT (pid:<*>)`) names nothing that
+/// failed; when every failed request folded into it asked one route, that route is the place
+/// (`… on GET /search`).
+fn with_failed_route(base: String, group: &[Cluster]) -> String {
+    if !group[0].stats.http_statuses.is_empty() || super::entities::names_a_place(&base) {
+        return base;
+    }
+    let routes: std::collections::BTreeSet<&str> = group[1..]
+        .iter()
+        .filter(|c| c.stats.http_statuses.keys().any(|s| *s >= 500))
+        .filter_map(|c| {
+            let (route, status) = c.template.rsplit_once(' ')?;
+            (status.len() == 3 && status.bytes().all(|b| b.is_ascii_digit())).then_some(route)
+        })
+        .collect();
+    match routes.first() {
+        Some(route) if routes.len() == 1 && route.contains(" /") && !base.contains(route) => {
+            format!("{base} on {route}")
+        }
+        _ => base,
+    }
+}
+
 /// The title of a root cause (its clusters, cause first). When the cause's own title names
 /// no place, it gets what the rest of the root cause agrees on: the one upstream the other
 /// clusters name (`… (rates-engine.internal:443)`), else where the service's own code raised
@@ -97,7 +120,7 @@ pub fn of_root_cause(group: &[Cluster], source_root: &str) -> String {
     let head = &group[0];
     let base = title(head);
     let Some(e) = &head.stats.exception else {
-        return base;
+        return with_failed_route(base, group);
     };
     if super::entities::names_a_place(&base) {
         return base;
