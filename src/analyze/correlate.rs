@@ -290,7 +290,9 @@ pub fn correlate(
             }
             let in_chain = crash.chain.contains(&c);
             let after = i > crash.first_chain_occurrence;
+            // The exit that ended the attempt follows from its cause, even a clean one.
             let follows = in_chain
+                || attempt.end == Some(i)
                 || match clusters[c].role {
                     Role::Symptom(_) => true,
                     Role::Cause(_) | Role::FailureWarning => after,

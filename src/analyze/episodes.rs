@@ -30,6 +30,8 @@ pub struct Occurrence {
     pub severity: Severity,
     /// An exit with status 0: a job's task that finished, not a crash.
     pub clean_exit: bool,
+    /// Written by the platform (Cloud Run's system log), not by the container.
+    pub platform: bool,
 }
 
 /// Lines an application wrote without a trace, inside a request its logger names, take the
@@ -362,6 +364,9 @@ fn ends_attempt(c: &Cluster) -> bool {
     }
 }
 
+/// How soon before a clean exit an unhandled error makes it a crash.
+const ERROR_BEFORE_EXIT_NS: i64 = 30_000_000_000;
+
 /// Attempts of every instance; `occurrences` are sorted by instance, then time.
 pub fn attempts(clusters: &[Cluster], occurrences: &[Occurrence]) -> Vec<Attempt> {
     let mut out = Vec::new();
@@ -389,6 +394,8 @@ fn split_instance(
     let mut start = range.start;
     let mut end: Option<usize> = None;
     let mut last_t = occurrences[start].t;
+    // The last error of this attempt that nothing handled.
+    let mut last_error: Option<i64> = None;
     for i in range.clone() {
         let o = &occurrences[i];
         let cluster = &clusters[o.cluster as usize];
@@ -406,9 +413,29 @@ fn split_instance(
                 });
                 start = i;
                 end = None;
+                last_error = None;
             }
         }
-        if end.is_none() && ends_attempt(cluster) && !o.clean_exit {
+        if matches!(cluster.role, Role::Cause(_))
+            && !o.handled
+            && o.severity >= Severity::Error
+            && cluster.stats.http_statuses.is_empty()
+        {
+            last_error = Some(o.t);
+        }
+        // A clean exit ends no crash, unless an error nothing handled came just before it:
+        // the process stopped because of it (.NET's host stopping for a failed
+        // BackgroundService exits 0).
+        let stopped_by_error =
+            last_error.is_some_and(|t| o.t.saturating_sub(t) <= ERROR_BEFORE_EXIT_NS);
+        let ends = if o.clean_exit {
+            // The instance's end, as the platform saw it; a worker process's clean exit
+            // inside the container (php-fpm's child) ends no attempt.
+            o.platform && stopped_by_error
+        } else {
+            ends_attempt(cluster)
+        };
+        if end.is_none() && ends {
             end = Some(i);
         }
         last_t = o.t;
@@ -437,7 +464,42 @@ mod tests {
             handled: false,
             severity: Severity::Error,
             clean_exit: false,
+            platform: false,
         }
+    }
+
+    #[test]
+    fn a_clean_exit_right_after_an_unhandled_error_ends_a_crashed_attempt() {
+        let cluster = |template: &str, role| Cluster {
+            template: template.to_string(),
+            role,
+            signature: template.to_string(),
+            stats: crate::analyze::cluster::ClusterStats::new("svc"),
+            wrapper: false,
+            evidence: Vec::new(),
+            delay_ns: None,
+        };
+        let clusters = vec![
+            cluster(
+                "System.InvalidOperationException: no queue",
+                Role::Cause(CauseKind::Exception),
+            ),
+            cluster("Container called exit(0).", Role::Noise),
+        ];
+        let at = |cluster: u32, t_ms: i64, platform: bool| Occurrence {
+            cluster,
+            clean_exit: cluster == 1,
+            platform,
+            ..line(1, t_ms, 0, 0, u32::MAX)
+        };
+        // The error, then the platform's clean exit 0.5 s later: a crash.
+        let crashed = attempts(&clusters, &[at(0, 1_000, false), at(1, 1_500, true)]);
+        assert!(crashed[0].crashed, "{crashed:?}");
+        // A clean exit long after the error, or one the container wrote: no crash.
+        let late = attempts(&clusters, &[at(0, 1_000, false), at(1, 60_000, true)]);
+        assert!(!late[0].crashed, "{late:?}");
+        let inside = attempts(&clusters, &[at(0, 1_000, false), at(1, 1_500, false)]);
+        assert!(!inside[0].crashed, "{inside:?}");
     }
 
     #[test]

@@ -73,6 +73,22 @@ pub fn strip_log_prefix(line: &str) -> &str {
 /// the rest of the line.
 fn level_glyph(line: &str) -> Option<(Severity, &str)> {
     let trimmed = line.trim_start_matches(' ');
+    // .NET's console logger: `fail: Category[EventId]`, the message on the lines after.
+    if let Some((word, rest)) = trimmed.split_at_checked(4)
+        && let Some(rest) = rest.strip_prefix(": ")
+    {
+        let severity = match word {
+            "trce" | "dbug" => Some(Severity::Debug),
+            "info" => Some(Severity::Info),
+            "warn" => Some(Severity::Warning),
+            // Inferred from text: never above ERROR.
+            "fail" | "crit" => Some(Severity::Error),
+            _ => None,
+        };
+        if let Some(severity) = severity {
+            return Some((severity, rest));
+        }
+    }
     let mut chars = trimmed.chars();
     let severity = match chars.next()? {
         '⨯' => Severity::Error,
@@ -1045,6 +1061,27 @@ Migration checksum mismatch for migration version 7
             events[0].exception.as_ref().unwrap().kind,
             "ModuleNotFoundError"
         );
+    }
+
+    #[test]
+    fn a_dotnet_console_block_is_one_event_with_its_exception() {
+        let text = "fail: Microsoft.Extensions.Hosting.Internal.Host[9]
+      BackgroundService failed
+      System.InvalidOperationException: Queue 'invoice-events' was not found.
+         at Acme.Workers.Poller.EnsureQueueExistsAsync(CancellationToken cancellationToken) in /src/Poller.cs:line 41
+         at Microsoft.Extensions.Hosting.Internal.Host.TryExecuteBackgroundServiceAsync(BackgroundService backgroundService)
+info: Microsoft.Hosting.Lifetime[0]
+      Application is shutting down...";
+        let events = run(lines(text, "a", 0));
+        assert_eq!(events.len(), 2, "{events:#?}");
+        assert_eq!(events[0].entry.severity, Severity::Error);
+        assert_eq!(
+            kinds(&events)[0].as_deref(),
+            Some("System.InvalidOperationException")
+        );
+        assert!(events[1].entry.message.contains("shutting down"));
+        assert_eq!(infer_severity("warn: Acme.Api[0]"), Severity::Warning);
+        assert_eq!(infer_severity("crit: Acme.Host[10]"), Severity::Error);
     }
 
     #[test]

@@ -39,6 +39,11 @@ fn is_clean_exit(message: &str) -> bool {
     message.contains("xit") && message.contains('0') && CLEAN_EXIT.is_match(message)
 }
 
+/// Whether an entry is Cloud Run's own (its system log), not the container's.
+fn is_platform_log(log_name: Option<&str>) -> bool {
+    log_name.is_some_and(|l| l.ends_with("varlog%2Fsystem") || l.ends_with("varlog/system"))
+}
+
 /// A title longer than this is cut.
 const TITLE_CHARS: usize = 220;
 
@@ -632,10 +637,7 @@ impl Clusters {
         }
         let work = severity <= Severity::Info
             && entry.http.is_none()
-            && !entry
-                .log_name
-                .as_deref()
-                .is_some_and(|l| l.ends_with("varlog%2Fsystem") || l.ends_with("varlog/system"));
+            && !is_platform_log(entry.log_name.as_deref());
         self.traffic.seen(&service, instance, t, work);
         if entry.labels.contains_key("run.googleapis.com/task_index")
             || entry
@@ -666,6 +668,7 @@ impl Clusters {
             handled,
             severity,
             clean_exit: is_clean_exit(&entry.message),
+            platform: is_platform_log(entry.log_name.as_deref()),
         });
         folded
     }

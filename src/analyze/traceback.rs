@@ -312,7 +312,12 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
             }
             continue;
         }
-        if (line.starts_with(' ') || line.starts_with('\t')) && !is_cause {
+        // Indented text goes on with a message, except the block's first exception (.NET's
+        // console logger indents everything under its `fail: Category[EventId]` line).
+        if (line.starts_with(' ') || line.starts_with('\t'))
+            && !is_cause
+            && !(chain.is_empty() && EXCEPTION_LINE.is_match(candidate))
+        {
             continue;
         }
         // Node's report of an uncaught error opens with where it was thrown (`file:line`,
