@@ -678,11 +678,37 @@ fn cross_service_link(
     if explained.is_empty() {
         return;
     }
+    // Per service, the roots that explain its failed requests, with how many traces each.
+    let mut failing: HashMap<&str, HashMap<usize, usize>> = HashMap::new();
+    for roots in explained.values() {
+        for &g in roots {
+            *failing
+                .entry(clusters[g].stats.service.as_str())
+                .or_default()
+                .entry(g)
+                .or_default() += 1;
+        }
+    }
     for h in 0..n {
         if parent[h].is_some() || handled[h] || !matches!(clusters[h].role, Role::Cause(_)) {
             continue;
         }
         let service = &clusters[h].stats.service;
+        if let Some((g, callee)) =
+            calls_failing_service(h, clusters, occurrences, by_cluster, &failing)
+            && root_of(parent, g) != h
+        {
+            parent[h] = Some((
+                g,
+                vec![Evidence {
+                    kind: EvidenceKind::Entity,
+                    detail: format!(
+                        "names {callee}'s own URL: its calls to {callee} failed while {callee} was failing for this cause"
+                    ),
+                }],
+            ));
+            continue;
+        }
         let traced = traces_of(h, occurrences, by_cluster);
         if traced.len() < 2 {
             continue;
@@ -722,6 +748,40 @@ fn cross_service_link(
             }],
         ));
     }
+}
+
+/// The root cause of another service that `h` calls: `h` names that service's own Cloud Run
+/// URL (`https://pricing-svc-4k7q2xnd3a-uc.a.run.app/`), and nearly all of `h` happened while
+/// one of that service's root causes failed its requests.
+fn calls_failing_service<'a>(
+    h: usize,
+    clusters: &'a [Cluster],
+    occurrences: &[Occurrence],
+    by_cluster: &[Vec<usize>],
+    failing: &HashMap<&'a str, HashMap<usize, usize>>,
+) -> Option<(usize, &'a str)> {
+    let service = clusters[h].stats.service.as_str();
+    let named = super::entities::of_cluster(&clusters[h]);
+    let (&callee, roots) = failing.iter().find(|(callee, _)| {
+        **callee != service && named.iter().any(|e| super::entities::is_own_url(e, callee))
+    })?;
+    let (&g, _) = roots
+        .iter()
+        .max_by_key(|(g, k)| (**k, std::cmp::Reverse(**g)))?;
+    let mut theirs: Vec<i64> = by_cluster[g].iter().map(|&i| occurrences[i].t).collect();
+    theirs.sort_unstable();
+    let (Some(&first), Some(&last)) = (theirs.first(), theirs.last()) else {
+        return None;
+    };
+    let mine = &by_cluster[h];
+    let during = mine
+        .iter()
+        .filter(|&&i| {
+            let t = occurrences[i].t;
+            t >= first - DOWN_SLACK_NS && t <= last + DOWN_SLACK_NS
+        })
+        .count();
+    (!mine.is_empty() && during as f64 >= CONFIDENCE * mine.len() as f64).then_some((g, callee))
 }
 
 fn plural(n: usize) -> &'static str {
