@@ -1417,11 +1417,12 @@ fn quoted_exception(e: &Cluster, line: &Cluster) -> Option<String> {
     if line.stats.exception.is_some() || x.message.len() < 12 {
         return None;
     }
-    let text = format!("{}: {}", x.kind, x.message);
+    // Whatever numbers each occurrence carried (`waited 5.012 seconds`).
+    let text = super::entities::without_numbers(&format!("{}: {}", x.kind, x.message)).into_owned();
     line.stats
         .examples
         .iter()
-        .any(|l| super::joiner::headline(l).contains(&text))
+        .any(|l| super::entities::without_numbers(super::joiner::headline(l)).contains(&text))
         .then(|| format!("exception text `{text}`"))
 }
 
@@ -1470,6 +1471,13 @@ fn entity_link(
         let own_exception = clusters[c].stats.exception.is_some();
         for shared in shared {
             if own_exception && !super::entities::is_specific(shared) {
+                continue;
+            }
+            // The same exception text raised from several places is one failure headed by
+            // its most frequent cluster: the smaller joins the larger, never the other way,
+            // so that the cause (and its fingerprint) does not depend on the order.
+            let larger = |x: usize| (clusters[x].stats.count, std::cmp::Reverse(x));
+            if shared.starts_with("exception text ") && larger(a) < larger(c) {
                 continue;
             }
             // Any instance: one database refusing two instances is one failure. An address or

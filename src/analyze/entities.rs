@@ -63,7 +63,11 @@ pub fn of_cluster(c: &Cluster) -> BTreeSet<String> {
         // The same exception text, raised from two places at the same time.
         // A wrapper's text says something only when it is long enough to be specific.
         if e.message.len() >= if c.wrapper { 20 } else { 12 } {
-            out.insert(format!("exception text `{}: {}`", e.kind, e.message));
+            out.insert(format!(
+                "exception text `{}: {}`",
+                e.kind,
+                without_numbers(&e.message)
+            ));
             // The same failure of different operations (`Operation `listings.find()`
             // buffering timed out after 10000ms`, then `agents.findOne()`): the text without
             // what it quotes, when enough of it is left to say what failed.
@@ -77,6 +81,36 @@ pub fn of_cluster(c: &Cluster) -> BTreeSet<String> {
         named_in(example.lines().next().unwrap_or(""), &mut out);
     }
     out
+}
+
+/// The text with each word that is a plain number (`5.008`, `(waited 5.012 seconds)`) as
+/// `<*>`: how long it waited, or how many, does not make another exception. Addresses, hosts
+/// and versions are not plain numbers and stay.
+pub fn without_numbers(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_number = |word: &str| {
+        let core = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        !core.is_empty()
+            && core.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && core.bytes().filter(|&b| b == b'.').count() <= 1
+            && core.bytes().next().is_some_and(|b| b.is_ascii_digit())
+    };
+    if !text.split(' ').any(is_number) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let words: Vec<String> = text
+        .split(' ')
+        .map(|word| {
+            if !is_number(word) {
+                return word.to_string();
+            }
+            let start = word.find(|c: char| c.is_ascii_digit()).unwrap_or(0);
+            let end = word
+                .rfind(|c: char| c.is_ascii_digit())
+                .map_or(word.len(), |i| i + 1);
+            format!("{}<*>{}", &word[..start], &word[end..])
+        })
+        .collect();
+    std::borrow::Cow::Owned(words.join(" "))
 }
 
 /// Whether an entity is the service's own Cloud Run URL (`https://crm-portal-7q3xk2bmya-ew.a.run.app`,
@@ -244,6 +278,19 @@ fn named_in(text: &str, out: &mut BTreeSet<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exception_text_does_not_depend_on_its_numbers() {
+        assert_eq!(
+            without_numbers("within 5.000 seconds (waited 5.012 seconds); all in use"),
+            "within <*> seconds (waited <*> seconds); all in use"
+        );
+        // Addresses and versions are no plain numbers.
+        assert_eq!(
+            without_numbers("connect to 10.0.0.5:5432 with v1.2.3"),
+            "connect to 10.0.0.5:5432 with v1.2.3"
+        );
+    }
 
     fn named(text: &str) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
