@@ -547,7 +547,7 @@ pub fn client_went_away(text: &str, e: &Exception) -> bool {
 
 static WRAPPER_KIND: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?:CancelledError|TimeoutError|TimeoutException|DeadlineExceeded|RetryError|ExecutionException|CompletionException|UndeclaredThrowableException|InvocationTargetException|UncheckedExecutionException|ExceptionGroup|BaseExceptionGroup|AbortError|TimeoutExpired|AggregateException|TargetInvocationException|SystemExit)$",
+        r"^(?:CancelledError|TimeoutError|TimeoutException|DeadlineExceeded|RetryError|ExecutionException|CompletionException|UndeclaredThrowableException|InvocationTargetException|UncheckedExecutionException|ExceptionGroup|BaseExceptionGroup|AbortError|TimeoutExpired|AggregateException|TargetInvocationException|SystemExit|(?:Soft)?TimeLimitExceeded|MaxRetriesPerRequestError|RetriesExhausted\w*)$",
     )
     .unwrap()
 });
@@ -568,7 +568,9 @@ pub fn is_wrapper(template: &str, exception: Option<&Exception>) -> bool {
                     // An exit code says only that the process was told to stop.
                     || e.message.trim().bytes().all(|b| b.is_ascii_digit())
                     || WRAPPER_TEXT.is_match(e.message.trim())
-                    || e.message.len() < 40 && !e.message.contains(|c: char| c.is_ascii_digit()))
+                    || e.message.len() < 40 && !e.message.contains(|c: char| c.is_ascii_digit())
+                    // A retry that gave up, saying only how often it tried.
+                    || kind.contains("Retries") && !super::entities::names_something(&e.message))
         }
         None => WRAPPER_TEXT.is_match(template.trim()),
     }

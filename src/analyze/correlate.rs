@@ -1010,7 +1010,7 @@ fn resolve_crash(
     }
     // Specific before generic, fundamental before derived, the later one on a tie; of two
     // reports that memory ran out, the runtime's exception (it names the code) before the
-    // platform's kill.
+    // platform's kill; an exception before a plain line.
     let best = *chain.iter().min_by_key(|&&i| {
         let c = &clusters[occurrences[i].cluster as usize];
         let kind = match c.role {
@@ -1018,7 +1018,9 @@ fn resolve_crash(
             _ => CauseKind::Error,
         };
         let platform_oom = kind == CauseKind::OutOfMemory && c.stats.exception.is_none();
-        (c.wrapper, kind, platform_oom, std::cmp::Reverse(i))
+        // An exception before a plain line that sums it up (`fatal: could not connect …`).
+        let plain = c.stats.exception.is_none();
+        (c.wrapper, kind, platform_oom, plain, std::cmp::Reverse(i))
     })?;
     let head = occurrences[best].cluster as usize;
     if chain
