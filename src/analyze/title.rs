@@ -11,18 +11,31 @@ use super::joiner::{headline, strip_log_prefix};
 /// `Migration checksum mismatch for migration version 7`): the line that says what.
 fn message_detail<'a>(example: &'a str, kind: &str, message: &str) -> Option<&'a str> {
     let first = message.lines().next().unwrap_or("").trim();
+    // A message that ends in a colon says its detail is on the next line, indented or not
+    // (`ConfigValidationException: Configuration validation failed:`, then `\tSRCFG00014: …`;
+    // `ResponseValidationError: 1 validation errors:`, then `  {'type': 'missing', …}`).
+    let continues = first.len() > 1 && first.ends_with(':');
     let generic = !first.is_empty()
         && first.len() < 80
-        && !first.contains(|c: char| c.is_ascii_digit() || "'\"`/=".contains(c))
-        && !super::entities::names_something(first);
+        && (continues
+            || (!first.contains(|c: char| c.is_ascii_digit() || "'\"`/=".contains(c))
+                && !super::entities::names_something(first)));
     if !generic {
         return None;
     }
     let mut lines = example.lines();
     lines.find(|l| l.contains(kind) && l.contains(first))?;
     let next = lines.next()?;
-    let detail = next.trim();
-    let plain = !next.starts_with([' ', '\t'])
+    let mut detail = next.trim();
+    if continues && detail.len() > 160 {
+        let mut cut = 160;
+        while !detail.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        detail = &detail[..cut];
+    }
+    let plain = (continues || !next.starts_with([' ', '\t']))
+        && !detail.starts_with("File \"")
         && (8..=160).contains(&detail.len())
         && strip_log_prefix(next).len() == next.len()
         && !detail.starts_with("Caused by")

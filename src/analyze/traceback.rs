@@ -313,11 +313,20 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
             continue;
         }
         // Indented text goes on with a message, except the block's first exception (.NET's
-        // console logger indents everything under its `fail: Category[EventId]` line).
+        // console logger indents everything under its `fail: Category[EventId]` line). A
+        // message that ends in a colon gets its next line (`Configuration validation
+        // failed:`, then `\tSRCFG00014: The config property … is required`).
         if (line.starts_with(' ') || line.starts_with('\t'))
             && !is_cause
             && !(chain.is_empty() && EXCEPTION_LINE.is_match(candidate))
         {
+            if let Some(last) = chain.last_mut()
+                && last.2.is_empty()
+                && last.1.ends_with(':')
+                && !candidate.is_empty()
+            {
+                last.1 = format!("{} {candidate}", last.1);
+            }
             continue;
         }
         // Node's report of an uncaught error opens with where it was thrown (`file:line`,
@@ -349,11 +358,12 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
         }
         // A stack's first line names its error whatever the name ends in: the AWS SDK's
         // `SignatureDoesNotMatch: …`, then `    at …` frames.
+        let framed = lines
+            .get(at + 1)
+            .is_some_and(|next| NODE_FRAME.is_match(next) || JAVA_FRAME.is_match(next));
         if chain.is_empty()
+            && framed
             && let Some(c) = NAMED_ERROR.captures(candidate)
-            && lines
-                .get(at + 1)
-                .is_some_and(|next| NODE_FRAME.is_match(next) || JAVA_FRAME.is_match(next))
         {
             chain.push((c[1].to_string(), c[2].to_string(), Vec::new()));
         }
@@ -779,6 +789,13 @@ billiard.exceptions.WorkerLostError: Worker exited prematurely: signal 9 (SIGKIL
         assert!(e.message.starts_with("The request signature"), "{e:?}");
         // Without frames, a line of prose is no error.
         assert!(parse_exception("ReadyState: The service is warming up").is_none());
+        // A message that ends in a colon goes on on its next line.
+        let e = parse_exception("java.lang.RuntimeException: Failed\nCaused by: io.smallrye.config.ConfigValidationException: Configuration validation failed:\n\tSRCFG00014: The config property a.b is required\n\tat io.smallrye.config.SmallRyeConfig.validate(SmallRyeConfig.java:80)").unwrap();
+        assert!(
+            e.message
+                .ends_with("SRCFG00014: The config property a.b is required"),
+            "{e:?}"
+        );
     }
 
     #[test]
