@@ -564,7 +564,14 @@ pub fn correlate(
     // 2b. Across services: a root cause whose requests are failed requests of another
     // service, failed there for that service's own cause, is that cause's (the call it made
     // failed downstream).
-    cross_service_link(&clusters, &occurrences, &by_cluster, &handled, &mut parent);
+    cross_service_link(
+        &clusters,
+        &occurrences,
+        &by_cluster,
+        &handled,
+        &index.entities,
+        &mut parent,
+    );
 
     // 3. Groups: heads with their members, cause first.
     let mut slots: Vec<Option<Cluster>> = clusters.into_iter().map(Some).collect();
@@ -649,6 +656,7 @@ fn cross_service_link(
     occurrences: &[Occurrence],
     by_cluster: &[Vec<usize>],
     handled: &[bool],
+    entities: &[BTreeSet<String>],
     parent: &mut [Option<(usize, Vec<Evidence>)>],
 ) {
     let n = clusters.len();
@@ -695,7 +703,7 @@ fn cross_service_link(
         }
         let service = &clusters[h].stats.service;
         if let Some((g, callee)) =
-            calls_failing_service(h, clusters, occurrences, by_cluster, &failing)
+            calls_failing_service(h, clusters, occurrences, by_cluster, &entities[h], &failing)
             && root_of(parent, g) != h
         {
             parent[h] = Some((
@@ -758,21 +766,18 @@ fn calls_failing_service<'a>(
     clusters: &'a [Cluster],
     occurrences: &[Occurrence],
     by_cluster: &[Vec<usize>],
+    named: &BTreeSet<String>,
     failing: &HashMap<&'a str, HashMap<usize, usize>>,
 ) -> Option<(usize, &'a str)> {
     let service = clusters[h].stats.service.as_str();
-    let named = super::entities::of_cluster(&clusters[h]);
     let (&callee, roots) = failing.iter().find(|(callee, _)| {
         **callee != service && named.iter().any(|e| super::entities::is_own_url(e, callee))
     })?;
     let (&g, _) = roots
         .iter()
         .max_by_key(|(g, k)| (**k, std::cmp::Reverse(**g)))?;
-    let mut theirs: Vec<i64> = by_cluster[g].iter().map(|&i| occurrences[i].t).collect();
-    theirs.sort_unstable();
-    let (Some(&first), Some(&last)) = (theirs.first(), theirs.last()) else {
-        return None;
-    };
+    let theirs = || by_cluster[g].iter().map(|&i| occurrences[i].t);
+    let (first, last) = (theirs().min()?, theirs().max()?);
     let mine = &by_cluster[h];
     let during = mine
         .iter()
@@ -966,7 +971,7 @@ fn resolve_crash(
                     && o.severity < crate::model::Severity::Warning
                     && !only_wrappers
                 {
-                    if memory_kill.is_some_and(|t| t - o.t <= ENTITY_NEAR_NS) {
+                    if near_kill {
                         survived = true;
                         continue;
                     }

@@ -546,27 +546,21 @@ impl Block {
         } else {
             return None;
         };
-        Some(Block {
-            mode,
-            handled: HANDLED_HEADER.is_match(trimmed),
-            ended: false,
-            chained: false,
-            has_exception: mode == Mode::JavaNode,
-            frame_seen: false,
-            closed: false,
-            label: false,
-            last: entry.timestamp,
-        })
+        Some(Block::new(mode, HANDLED_HEADER.is_match(trimmed), entry))
     }
 
     /// A block that `entry` introduces as its header, whatever its words.
     fn header(entry: &LogEntry) -> Block {
+        Block::new(Mode::Header, false, entry)
+    }
+
+    fn new(mode: Mode, handled: bool, entry: &LogEntry) -> Block {
         Block {
-            mode: Mode::Header,
-            handled: false,
+            mode,
+            handled,
             ended: false,
             chained: false,
-            has_exception: false,
+            has_exception: mode == Mode::JavaNode,
             frame_seen: false,
             closed: false,
             label: false,
