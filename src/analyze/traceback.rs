@@ -358,12 +358,11 @@ fn parse_java_or_node(lines: &[&str]) -> Option<Exception> {
         }
         // A stack's first line names its error whatever the name ends in: the AWS SDK's
         // `SignatureDoesNotMatch: …`, then `    at …` frames.
-        let framed = lines
-            .get(at + 1)
-            .is_some_and(|next| NODE_FRAME.is_match(next) || JAVA_FRAME.is_match(next));
         if chain.is_empty()
-            && framed
             && let Some(c) = NAMED_ERROR.captures(candidate)
+            && lines
+                .get(at + 1)
+                .is_some_and(|next| NODE_FRAME.is_match(next) || JAVA_FRAME.is_match(next))
         {
             chain.push((c[1].to_string(), c[2].to_string(), Vec::new()));
         }
