@@ -32,15 +32,12 @@ struct ExpectedRootCause {
 /// Scenarios the engine still gets wrong, named so that the rest cannot regress: a listed
 /// scenario that starts passing fails the test too, so the list only shrinks. Each is a known
 /// miss of issue 7, shown in the README's table.
-const KNOWN_MISSES: [&str; 2] = [
+const KNOWN_MISSES: [&str; 1] = [
     // ioredis's `Unhandled error event: Error: getaddrinfo ENOTFOUND …` is not read as the
     // exception it introduces, so the app's own `fatal: could not connect …` titles the crash
     // (the host is named, ENOTFOUND is not); reading it as one files the handled ECONNREFUSED
     // of hold2-node-express-ioredis-cache-refused-and-photos-typeerror.
     "hold11-node-koa-redis-enotfound-startup-restart-loop",
-    // lograge's `status=500 error='ActiveRecord::ConnectionTimeoutError: …'` lines become
-    // request-like clusters without their error text, and one route's 500s is filed apart.
-    "hold11-rails-ar-connection-pool-timeout-under-load",
 ];
 
 /// Priorities that get issues by default.

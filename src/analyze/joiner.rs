@@ -840,11 +840,24 @@ static ERROR_START: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
+/// A request summary in key=value fields (`method=GET path=/x … status=500`) with a 5xx.
+static FAILED_REQUEST_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\b(?:method|path|uri|url|route)=\S.*\b(?:status|status_code|http_status)=5\d\d\b|\b(?:status|status_code|http_status)=5\d\d\b.*\b(?:method|path|uri|url|route)=\S",
+    )
+    .unwrap()
+});
+
 /// The severity of an entry that carries none (plain text on stdout or stderr is DEFAULT in
 /// Cloud Run): the runtime's own words say what the line is. Never above ERROR: a text that
 /// says FATAL was not logged at CRITICAL.
 pub fn infer_severity(message: &str) -> Severity {
     let line = first_line(message);
+    if FAILED_REQUEST_LINE.is_match(line) {
+        // The app's own request log (lograge, logfmt) of a request it answered with a 5xx:
+        // a failed request, whatever level its logger wrote it at.
+        return Severity::Error;
+    }
     if let Some((severity, _)) = level_glyph(line) {
         return severity;
     }
@@ -1281,6 +1294,17 @@ Consider defining a bean of type 'X' in your configuration.";
         );
         assert_eq!(infer_severity("KeyError: 'DATABASE_URL'"), Severity::Error);
         assert_eq!(infer_severity("listening on :8080"), Severity::Default);
+        // A request the app answered with a 5xx is a failure even in an INFO line.
+        let lograge = "I, [2025-06-12T14:18:44.959740 #1]  INFO -- : [89813e11] method=GET path=/a format=json status=500 error='X: y'";
+        assert_eq!(infer_severity(lograge), Severity::Error);
+        assert_eq!(
+            infer_severity(&lograge.replace("status=500", "status=404")),
+            Severity::Info
+        );
+        assert_eq!(
+            infer_severity("level=info msg=done status=503"),
+            Severity::Info
+        );
         assert_eq!(
             infer_severity("2025-08-14T03:01:19.238Z pid=1 tid=sll WARN: retry"),
             Severity::Warning

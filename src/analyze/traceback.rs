@@ -86,22 +86,38 @@ pub fn parse_exception(text: &str) -> Option<Exception> {
     if let Some(e) = parse_php_monolog(&lines) {
         return Some(e);
     }
-    parse_java_or_node(&lines).or_else(|| {
-        // `console.error("sweep failed", err)`: a message, then the exception on the same line,
-        // then its frames.
-        let first = lines.first()?;
-        let has_frames = lines.len() > 1
-            && lines[1..]
-                .iter()
-                .any(|l| NODE_FRAME.is_match(l) || JAVA_FRAME.is_match(l));
-        let at = EMBEDDED_EXCEPTION.find(first)?.start();
-        if !has_frames || at == 0 {
-            return None;
-        }
-        let mut rest: Vec<&str> = vec![first[at..].trim_start()];
-        rest.extend_from_slice(&lines[1..]);
-        parse_java_or_node(&rest)
-    })
+    parse_java_or_node(&lines)
+        .or_else(|| {
+            // `console.error("sweep failed", err)`: a message, then the exception on the same line,
+            // then its frames.
+            let first = lines.first()?;
+            let has_frames = lines.len() > 1
+                && lines[1..]
+                    .iter()
+                    .any(|l| NODE_FRAME.is_match(l) || JAVA_FRAME.is_match(l));
+            let at = EMBEDDED_EXCEPTION.find(first)?.start();
+            if !has_frames || at == 0 {
+                return None;
+            }
+            let mut rest: Vec<&str> = vec![first[at..].trim_start()];
+            rest.extend_from_slice(&lines[1..]);
+            parse_java_or_node(&rest)
+        })
+        .or_else(|| error_field(lines.first()?))
+}
+
+/// An exception a key=value line carries in its error field (lograge's `error='Kind:
+/// message'`, a logfmt `exception="…"`): the line reports it.
+fn error_field(line: &str) -> Option<Exception> {
+    static ERROR_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?:^|\s)(?:error|err|exception|exc)=(?:'([^']+)'|"([^"]+)")"#).unwrap()
+    });
+    let c = ERROR_FIELD.captures(line)?;
+    let value = c.get(1).or_else(|| c.get(2))?.as_str();
+    if EMBEDDED_EXCEPTION.find(value)?.start() != 0 {
+        return None;
+    }
+    parse_java_or_node(&[value])
 }
 
 /// Where an exception type starts in the middle of a line, after a message.
@@ -934,6 +950,12 @@ Runtime terminating during boot ({#{message=><<\"environment variable DATABASE_U
         // The same exception written as `Kind: message` (lograge's `error`) is one too.
         let e = parse_exception("Redis::TimeoutError: Waited 1.0 seconds").unwrap();
         assert_eq!(e.kind, "Redis::TimeoutError");
+        // And in a key=value line's error field, when it names an exception type.
+        let line = "method=GET path=/a status=500 error='ActiveRecord::ConnectionTimeoutError: could not obtain a connection' duration=5014.55";
+        let e = parse_exception(line).unwrap();
+        assert_eq!(e.kind, "ActiveRecord::ConnectionTimeoutError");
+        assert_eq!(e.message, "could not obtain a connection");
+        assert!(parse_exception("status=500 error='timed out'").is_none());
         // A sentence with a parenthesis is no report.
         assert!(parse_exception("Deploy (canary) started:").is_none());
     }
