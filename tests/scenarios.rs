@@ -32,13 +32,7 @@ struct ExpectedRootCause {
 /// Scenarios the engine still gets wrong, named so that the rest cannot regress: a listed
 /// scenario that starts passing fails the test too, so the list only shrinks. Each is a known
 /// miss of issue 7, shown in the README's table.
-const KNOWN_MISSES: [&str; 1] = [
-    // ioredis's `Unhandled error event: Error: getaddrinfo ENOTFOUND …` is not read as the
-    // exception it introduces, so the app's own `fatal: could not connect …` titles the crash
-    // (the host is named, ENOTFOUND is not); reading it as one files the handled ECONNREFUSED
-    // of hold2-node-express-ioredis-cache-refused-and-photos-typeerror.
-    "hold11-node-koa-redis-enotfound-startup-restart-loop",
-];
+const KNOWN_MISSES: [&str; 0] = [];
 
 /// Priorities that get issues by default.
 const FILED: [&str; 2] = ["P0", "P1"];

@@ -623,7 +623,6 @@ pub fn in_app_path(frame: &Frame, source_root: &str) -> Option<String> {
         "/usr/lib/",
         "/usr/local/lib/",
         "<frozen ",
-        "node:internal",
         "/rustc/",
         "/go/pkg/mod/",
         "/usr/local/go/",
@@ -664,7 +663,8 @@ pub fn in_app_path(frame: &Frame, source_root: &str) -> Option<String> {
         "Microsoft.",
         "System.",
     ];
-    if lib.iter().any(|l| file.contains(l)) || file.starts_with('<') {
+    // `node:net`, `node:internal/…`: Node's own modules.
+    if lib.iter().any(|l| file.contains(l)) || file.starts_with('<') || file.starts_with("node:") {
         return None;
     }
     let root = source_root.trim_end_matches('/');
@@ -878,6 +878,9 @@ mod tests {
             in_app_path(&frame("<frozen importlib._bootstrap>"), "/app"),
             None
         );
+        // Node's own modules, internal or not, are the runtime.
+        assert_eq!(in_app_path(&frame("node:net"), "/app"), None);
+        assert_eq!(in_app_path(&frame("node:internal/timers"), "/app"), None);
     }
 
     #[test]

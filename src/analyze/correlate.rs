@@ -274,6 +274,9 @@ pub fn correlate(
     let mut heads: HashMap<usize, Vec<&Attempt>> = HashMap::new();
     let mut links: HashMap<(usize, usize), AttemptLink> = HashMap::new();
     let mut wrappers: HashMap<(usize, usize), u64> = HashMap::new();
+    // What start-ups logged before the cause that ended them, outside its chain: the boot
+    // going on, not the cause's doing.
+    let mut before: HashMap<(usize, usize), u64> = HashMap::new();
     for attempt in attempts.iter().filter(|a| a.crashed) {
         let Some(crash) = resolve_crash(attempt, &clusters, &occurrences, &handled, &says_failure)
         else {
@@ -290,6 +293,9 @@ pub fn correlate(
             }
             let in_chain = crash.chain.contains(&c);
             let after = i > crash.first_chain_occurrence;
+            if crash.went_on.is_some_and(|w| i <= w) {
+                *before.entry((c, crash.head)).or_default() += 1;
+            }
             // The exit that ended the attempt follows from its cause, even a clean one.
             let follows = in_chain
                 || attempt.end == Some(i)
@@ -483,6 +489,21 @@ pub fn correlate(
     let group_of = |parent: &Vec<Option<(usize, Vec<Evidence>)>>, c: usize| -> usize {
         parent[c].as_ref().map_or(c, |(h, _)| *h)
     };
+    // Logged before the cause in most of the start-ups it ended: the boot going on, which
+    // being near the cause in time does not make its doing.
+    // (An error logged then may be the first report of the failure itself.)
+    let boot_line = |parent: &Vec<Option<(usize, Vec<Evidence>)>>, c: usize, g: usize| {
+        if clusters[c].stats.severity() >= crate::model::Severity::Error {
+            return false;
+        }
+        let attempts = heads.get(&g).map_or(0, Vec::len) as u64;
+        let n: u64 = before
+            .iter()
+            .filter(|((x, h), _)| *x == c && group_of(parent, *h) == g)
+            .map(|(_, n)| n)
+            .sum();
+        attempts > 0 && n * 2 >= attempts
+    };
     let mut order: Vec<usize> = (0..n).collect();
     // Causes first, so that symptoms can find them.
     order.sort_by_key(|&c| (role_order(clusters[c].role), c));
@@ -539,6 +560,7 @@ pub fn correlate(
                     false,
                 )
                 .filter(elsewhere)
+                .filter(|found| !boot_line(&parent, c, group_of(&parent, found.0)))
             })
             .or_else(|| entity_link(c, &clusters, &parent, &handled, &index).filter(elsewhere))
             .or_else(|| {
@@ -893,6 +915,8 @@ struct Crash {
     first_chain_occurrence: usize,
     /// The generic wrapper the head was found behind.
     wrapper: Option<usize>,
+    /// The last line that shows the start-up going on before its failure began.
+    went_on: Option<usize>,
 }
 
 /// The cause that ended an attempt: walking back from its end, the unhandled errors logged
@@ -925,6 +949,7 @@ fn resolve_crash(
     // Past a sign that the process went on: only the runtime's report that memory ran out,
     // shortly before the kill, is still looked for.
     let mut survived = false;
+    let mut went_on = None;
     for i in (attempt.range.start..end).rev() {
         let o = &occurrences[i];
         let c = o.cluster as usize;
@@ -975,6 +1000,7 @@ fn resolve_crash(
                         survived = true;
                         continue;
                     }
+                    went_on = Some(i);
                     break;
                 }
             }
@@ -1011,6 +1037,7 @@ fn resolve_crash(
             chain: Vec::new(),
             first_chain_occurrence: best,
             wrapper: None,
+            went_on: None,
         });
     }
     // Specific before generic, fundamental before derived, the later one on a tie; of two
@@ -1049,6 +1076,7 @@ fn resolve_crash(
             .collect(),
         first_chain_occurrence: first,
         wrapper,
+        went_on,
     })
 }
 

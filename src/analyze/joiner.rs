@@ -328,9 +328,14 @@ impl Joiner {
                     .is_some_and(|d| d.abs() <= TIGHT_GAP_MICROS),
                 _ => false,
             };
+            // Past the frames of a write, a plain line is the next write (the app's `fatal:`
+            // right after a library printed an error with its stack).
+            let past_frames =
+                kind == LineKind::Other && held.iter().skip(1).any(|e| is_indented(&e.message));
             if tight
                 && single_line
                 && rest_of_write(&entry, kind)
+                && !past_frames
                 && self.ascending > self.descending
             {
                 held.push(entry);
@@ -951,6 +956,25 @@ Migration checksum mismatch for migration version 7
         assert_eq!(tracebacks.len(), 1, "{events:#?}");
         assert_eq!(tracebacks[0].entries, 6);
         assert_eq!(events.len(), 1 + 6 + 1);
+    }
+
+    #[test]
+    fn a_plain_line_after_a_stack_is_the_next_write() {
+        let mut entries = lines(
+            "[ioredis] Unhandled error event: Error: getaddrinfo ENOTFOUND redis.internal
+    at GetAddrInfoReqWrap.onlookup [as oncomplete] (node:dns:108:26)
+fatal: could not connect to redis at redis.internal:6379, exiting",
+            "a",
+            0,
+        );
+        entries.push(line("Container called exit(1).", "a", 900_000));
+        let events = run(entries);
+        assert_eq!(events.len(), 3, "{events:#?}");
+        assert_eq!(events[0].entries, 2);
+        assert_eq!(
+            events[0].exception.as_ref().map(|e| e.kind.as_str()),
+            Some("Error")
+        );
     }
 
     #[test]

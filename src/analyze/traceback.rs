@@ -130,7 +130,7 @@ pub fn embedded_exception_start(line: &str) -> Option<usize> {
 
 /// An exception type in the middle of a line, after a message.
 static EMBEDDED_EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:[A-Za-z_$][\w$]*(?:\.|::))*[A-Z][\w$]*(?:Error|Exception): ").unwrap()
+    Regex::new(r"\b(?:[A-Za-z_$][\w$]*(?:\.|::))*(?:[A-Z][\w$]*)?(?:Error|Exception): ").unwrap()
 });
 
 /// One exception of a Python chain: type, message, frames, and its `key = value` detail lines.
