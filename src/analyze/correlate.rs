@@ -1052,7 +1052,21 @@ fn resolve_crash(
         let platform_oom = kind == CauseKind::OutOfMemory && c.stats.exception.is_none();
         // An exception before a plain line that sums it up (`fatal: could not connect …`).
         let plain = c.stats.exception.is_none();
-        (c.wrapper, kind, platform_oom, plain, std::cmp::Reverse(i))
+        // One that names what failed (the database it could not reach) before one that
+        // names nothing (`Unable to determine Dialect without JDBC metadata`).
+        let names_nothing = c
+            .stats
+            .exception
+            .as_ref()
+            .is_none_or(|e| !super::entities::names_something(&e.message));
+        (
+            c.wrapper,
+            kind,
+            platform_oom,
+            plain,
+            names_nothing,
+            std::cmp::Reverse(i),
+        )
     })?;
     let head = occurrences[best].cluster as usize;
     if chain
@@ -1475,7 +1489,11 @@ fn entity_link(
     let severity = clusters[c].stats.severity();
     let plain_failure = (severity == crate::model::Severity::Default && index.says_failure[c])
         || severity >= crate::model::Severity::Error;
-    if mine.is_empty() || (matches!(clusters[c].role, Role::Noise) && !plain_failure) {
+    // A warning that names an upstream (a retry of the call that then failed) may be the
+    // early part of that upstream's failure: by the upstream only.
+    let warns_of_upstream = severity == crate::model::Severity::Warning;
+    let noise = matches!(clusters[c].role, Role::Noise) && !plain_failure;
+    if mine.is_empty() || (noise && !warns_of_upstream) {
         return None;
     }
     for a in 0..clusters.len() {
@@ -1506,6 +1524,9 @@ fn entity_link(
         let own_exception = clusters[c].stats.exception.is_some();
         for shared in shared {
             if own_exception && !super::entities::is_specific(shared) {
+                continue;
+            }
+            if noise && !(shared.starts_with("host ") || shared.starts_with("address ")) {
                 continue;
             }
             // The same exception text raised from several places is one failure headed by

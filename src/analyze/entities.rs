@@ -24,6 +24,11 @@ static URL_HOST: LazyLock<Regex> =
 static LOOKUP_HOST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?:\bENOTFOUND|\bEAI_AGAIN|UnknownHostException:|\blookup|[Cc]ould not resolve host:?|[Ff]ailed to resolve|translate host name|[Uu]nknown host:?)\s+['"]?([a-zA-Z0-9][\w-]*(?:\.[\w-]+)+)"#).unwrap()
 });
+/// A host named bare (`fx rate feed degraded (fx-gateway.example.com)`): lower-case DNS
+/// labels ending in a public or an internal top-level name (not a class or a module path).
+static BARE_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[\s(\[,;'\x22=])((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:com|net|org|io|dev|app|cloud|internal|local|svc|co|ai|de|uk|fr|eu|us|nl|jp))(?:$|[\s)\],;'\x22/]|\.(?:\s|$))").unwrap()
+});
 static ENV_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b").unwrap());
 static SIGNAL: LazyLock<Regex> =
@@ -189,6 +194,24 @@ pub fn names_a_place(text: &str) -> bool {
         || ENV_NAME.captures_iter(text).any(|c| !is_status_code(&c[1]))
 }
 
+/// The first address or host that `text` names, by where it stands.
+pub fn first_place(text: &str) -> Option<&str> {
+    let sockets = SOCKET
+        .captures_iter(text)
+        .filter(|c| !is_source_file(text, c))
+        .filter_map(|c| c.get(0));
+    let urls = URL_HOST
+        .captures_iter(text)
+        .filter(|c| c.get(0).is_some_and(|m| !is_reading_link(text, m.range())))
+        .filter_map(|c| c.get(1));
+    let lookups = LOOKUP_HOST.captures_iter(text).filter_map(|c| c.get(1));
+    sockets
+        .chain(urls)
+        .chain(lookups)
+        .min_by_key(|m| m.start())
+        .map(|m| m.as_str())
+}
+
 /// A link for the reader (`see https://cloud.google.com/run/docs/…`, a documentation page):
 /// not something the service talks to.
 fn is_reading_link(text: &str, url: std::ops::Range<usize>) -> bool {
@@ -257,6 +280,9 @@ fn named_in(text: &str, out: &mut BTreeSet<String>) {
     for c in LOOKUP_HOST.captures_iter(text) {
         out.insert(format!("host {}", &c[1]));
     }
+    for c in BARE_HOST.captures_iter(text) {
+        out.insert(format!("host {}", &c[1]));
+    }
     for c in QUOTED.captures_iter(text) {
         let v = &c[1];
         if !COMMON.contains(&v) && v.chars().any(|ch| ch.is_alphanumeric()) && !v.contains("<*>") {
@@ -314,6 +340,22 @@ mod tests {
             "address crm-portal-x.a.run.app:443",
             "crm-portal"
         ));
+    }
+
+    #[test]
+    fn a_host_named_bare_is_a_host_and_a_class_path_is_not() {
+        let hosts = |text: &str| -> Vec<String> {
+            named(text)
+                .into_iter()
+                .filter(|e| e.starts_with("host "))
+                .collect()
+        };
+        assert_eq!(
+            hosts("fx rate feed degraded (fx-gateway.northwind-rates.com): 7 of 9 failed"),
+            ["host fx-gateway.northwind-rates.com"]
+        );
+        assert!(hosts("at org.hibernate.engine.jdbc.env.JdbcEnvironment.init").is_empty());
+        assert!(hosts("from billing_api.settings import x; see app.config").is_empty());
     }
 
     #[test]

@@ -510,6 +510,9 @@ struct Block {
     frame_seen: bool,
     /// Node: the `}` that closes an inspected error was read: the block is over.
     closed: bool,
+    /// A stack frame (`at …`) of the current exception of the chain was read: a `}` after it
+    /// closes Node's inspected error (before it, a JSON body in a Java message).
+    stack_seen: bool,
     /// A report's label (`Description:`, `Action:`) was read: its text follows.
     label: bool,
     last: Option<DateTime<Utc>>,
@@ -568,6 +571,7 @@ impl Block {
             has_exception: mode == Mode::JavaNode,
             frame_seen: false,
             closed: false,
+            stack_seen: false,
             label: false,
             last: entry.timestamp,
         }
@@ -643,12 +647,13 @@ impl Block {
                     return false;
                 }
                 if message == "}" {
-                    self.closed = true;
+                    self.closed = self.stack_seen;
                     return true;
                 }
                 // The next exception of the chain: its message may take lines too.
                 if trimmed.starts_with("Caused by:") || trimmed.starts_with("Suppressed:") {
                     self.frame_seen = false;
+                    self.stack_seen = false;
                     return true;
                 }
                 if is_indented(message)
@@ -656,6 +661,7 @@ impl Block {
                     || is_continuation(message.trim())
                 {
                     self.frame_seen |= is_indented(message);
+                    self.stack_seen |= is_indented(message) && trimmed.starts_with("at ");
                     return true;
                 }
                 // A message of several lines, written with the exception before its frames.
@@ -956,6 +962,24 @@ Migration checksum mismatch for migration version 7
         assert_eq!(tracebacks.len(), 1, "{events:#?}");
         assert_eq!(tracebacks[0].entries, 6);
         assert_eq!(events.len(), 1 + 6 + 1);
+    }
+
+    #[test]
+    fn a_json_body_in_a_java_message_does_not_end_its_chain() {
+        let text = "org.postgresql.util.PSQLException: Something unusual has occurred
+	at org.postgresql.Driver.connect(Driver.java:325)
+Caused by: com.google.cloud.sql.core.TerminalException: [p:r:orders-pg] The Google Cloud SQL Admin API failed. Reason: 403 Forbidden
+GET https://sqladmin.googleapis.com/sql/v1beta4/projects/p/instances/orders-pg/connectSettings
+{
+  \"code\": 403,
+  \"status\": \"PERMISSION_DENIED\"
+}
+	at com.google.cloud.sql.core.DefaultConnectionInfoRepository.fetchMetadata(DefaultConnectionInfoRepository.java:292)
+Caused by: com.google.api.client.googleapis.json.GoogleJsonResponseException: 403 Forbidden
+	at com.google.api.client.googleapis.json.GoogleJsonResponseException.from(GoogleJsonResponseException.java:146)";
+        let events = run(lines(text, "a", 0));
+        assert_eq!(events.len(), 1, "{events:#?}");
+        assert_eq!(events[0].entries, 11);
     }
 
     #[test]

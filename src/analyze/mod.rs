@@ -20,9 +20,7 @@ pub mod traceback;
 use crate::config::{Config, Priority, Thresholds};
 use crate::model::{LogEntry, Severity, Window};
 use chrono::{DateTime, Utc};
-use cluster::{
-    ClusterStats, Role, classify, in_app_path, is_health_path, missing_module, truncate,
-};
+use cluster::{ClusterStats, Role, classify, in_app_path, is_health_path, missing_module};
 use episodes::Occurrence;
 use joiner::Joiner;
 use redact::Redactor;
@@ -444,7 +442,7 @@ impl Analyzer {
             let service = group[0].stats.service.clone();
             let (priority, reasons) =
                 priority::prioritise(&group, &crash, &traffic, &self.options.thresholds, &window);
-            let title = truncate(
+            let title = title::fit(
                 &title::of_root_cause(&group, &self.options.source_root),
                 TITLE_CHARS,
             );

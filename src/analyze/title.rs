@@ -176,6 +176,22 @@ pub fn of_root_cause(group: &[Cluster], source_root: &str) -> String {
     }
 }
 
+/// A title cut to `max` characters that still names the place that failed: when the place
+/// comes past the cut (a client's long message that names its server at the end), the title
+/// keeps it (`RedisConnectionException: It was not possible to connect… (10.61.0.3:6379)`).
+pub fn fit(title: &str, max: usize) -> String {
+    let cut = super::cluster::truncate(title, max);
+    if cut.len() == title.len() || super::entities::names_a_place(&cut) {
+        return cut;
+    }
+    let Some(place) = super::entities::first_place(title) else {
+        return cut;
+    };
+    let room = max.saturating_sub(place.chars().count() + 4).max(max / 2);
+    let kept: String = title.chars().take(room).collect();
+    format!("{}… ({place})", kept.trim_end())
+}
+
 /// `github.com/acme/api/internal/handlers.binLabel(...)` as `handlers.binLabel`;
 /// `com.acme.billing.TaxService.rate` as `TaxService.rate`; a Go method with its package,
 /// which says where it is (`suggest.(*Ranker).boost` as `suggest.Ranker.boost`).
@@ -261,6 +277,13 @@ fn sharpen(template: &str, examples: &[String]) -> String {
             out.push_str(values[0]);
         } else if let Some(host) = common_host(&values) {
             out.push_str(&format!("{host}/<*>"));
+        } else if let Some(host) = out
+            .ends_with("://")
+            .then(|| common_host_after_scheme(&values))
+            .flatten()
+        {
+            // The template kept the scheme (`GET https://<*>`): the host is the value's start.
+            out.push_str(&format!("{host}/<*>"));
         } else {
             out.push_str("<*>");
         }
@@ -289,6 +312,22 @@ fn common_host(values: &[&str]) -> Option<String> {
         .windows(2)
         .all(|w| w[0] == w[1])
         .then(|| hosts[0].clone())
+}
+
+/// `fx-gateway.example.com` when every value (what follows a URL's `://`) is on that host.
+fn common_host_after_scheme(values: &[&str]) -> Option<String> {
+    let host = |v: &str| {
+        let h = v
+            .split(['/', '?', '#', ' ', '"', '\''])
+            .next()
+            .unwrap_or("");
+        (h.contains('.') && !h.contains("<*>")).then(|| h.to_string())
+    };
+    let first = host(values.first()?)?;
+    values
+        .iter()
+        .all(|v| host(v).as_ref() == Some(&first))
+        .then_some(first)
 }
 
 #[cfg(test)]
@@ -346,6 +385,50 @@ Migration checksum mismatch for migration version 7
             message_detail(framed, "java.lang.IllegalStateException", "boom failed"),
             None
         );
+    }
+
+    #[test]
+    fn a_url_whose_scheme_the_template_kept_gets_its_host_back() {
+        let examples = vec![
+            "Server error(GET https://fx.example.com/v1/rates?base=EUR: 503 Service Unavailable"
+                .to_string(),
+            "Server error(GET https://fx.example.com/v1/rates?base=USD: 503 Service Unavailable"
+                .to_string(),
+        ];
+        assert_eq!(
+            sharpen(
+                "Server error(GET https://<*>: 503 Service Unavailable",
+                &examples
+            ),
+            "Server error(GET https://fx.example.com/<*>: 503 Service Unavailable"
+        );
+        let elsewhere = vec![examples[0].clone(), examples[1].replace("fx.", "rates.")];
+        assert_eq!(
+            sharpen(
+                "Server error(GET https://<*>: 503 Service Unavailable",
+                &elsewhere
+            ),
+            "Server error(GET https://<*>: 503 Service Unavailable"
+        );
+    }
+
+    #[test]
+    fn a_long_title_keeps_the_place_past_its_cut() {
+        let long = format!(
+            "RedisConnectionException: It was not possible to connect. {} UnableToConnect on 10.61.0.3:6379/Interactive",
+            "To allow this multiplexer to retry, use abortConnect=false. ".repeat(4)
+        );
+        let t = fit(&long, 120);
+        assert!(t.ends_with("… (10.61.0.3:6379)"), "{t}");
+        assert!(
+            t.starts_with("RedisConnectionException: It was not possible"),
+            "{t}"
+        );
+        assert!(t.chars().count() <= 120, "{t}");
+        // A title that fits, or names its place before the cut, is only cut.
+        assert_eq!(fit("short", 120), "short");
+        let early = format!("connect ECONNREFUSED 10.0.0.5:5432 {}", "x".repeat(200));
+        assert!(fit(&early, 120).ends_with("… (truncated)"));
     }
 
     #[test]

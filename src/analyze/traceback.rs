@@ -223,10 +223,12 @@ fn pick_cause(
             super::cluster::is_wrapper("", Some(e)),
             restates(i),
             // An exception with no message of its own (billiard's `ExceptionWithTraceback:`
-            // around the real one) says nothing when another one of the chain does.
+            // around the real one), or only an HTTP status (`403 Forbidden`, which the call
+            // that got it says with what it called), says nothing when another one does.
             e.message
                 .trim_matches(|c: char| c.is_whitespace() || c == '"')
-                .is_empty(),
+                .is_empty()
+                || (exceptions.len() > 1 && is_status_line(e.message.lines().next().unwrap_or(""))),
             super::cluster::exception_kind(e),
             !says_where,
             i,
@@ -241,6 +243,13 @@ fn pick_cause(
     let mut cause = exceptions.into_iter().nth(best)?;
     cause.raised_while_handling = others;
     Some(cause)
+}
+
+/// A message that is only an HTTP status: `403 Forbidden`, `503 Service Unavailable`.
+fn is_status_line(line: &str) -> bool {
+    static STATUS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[1-5]\d\d(?: [A-Z][A-Za-z\-]*)*$").unwrap());
+    STATUS.is_match(line.trim())
 }
 
 /// `key = value` lines under an exception line.
@@ -958,6 +967,21 @@ Runtime terminating during boot ({#{message=><<\"environment variable DATABASE_U
         assert!(parse_exception("status=500 error='timed out'").is_none());
         // A sentence with a parenthesis is no report.
         assert!(parse_exception("Deploy (canary) started:").is_none());
+    }
+
+    #[test]
+    fn an_inner_exception_that_only_says_a_status_is_not_the_cause() {
+        let text = "com.google.cloud.sql.core.TerminalException: [p:r:orders-pg] The Cloud SQL Admin API failed. Reason: 403 Forbidden
+	at com.google.cloud.sql.core.Repo.fetch(Repo.java:292)
+Caused by: com.google.api.client.googleapis.json.GoogleJsonResponseException: 403 Forbidden
+	at com.google.api.client.googleapis.json.GoogleJsonResponseException.from(GoogleJsonResponseException.java:146)";
+        let e = parse_exception(text).unwrap();
+        assert_eq!(e.kind, "com.google.cloud.sql.core.TerminalException");
+        // Alone, it is the exception.
+        let e = parse_exception("GoogleJsonResponseException: 403 Forbidden\n\tat a.B.c(B.java:1)")
+            .unwrap();
+        assert_eq!(e.message, "403 Forbidden");
+        assert!(is_status_line("503 Service Unavailable") && !is_status_line("403 on orders"));
     }
 
     #[test]
