@@ -73,6 +73,9 @@ pub struct CrashFacts {
     /// When the first of them began and the last ended.
     pub first_ns: Option<i64>,
     pub last_ns: Option<i64>,
+    /// Start-ups that logged the cause and went on to serve, when it is only ever logged
+    /// while starting: an error the process survives.
+    pub survived_startups: u64,
 }
 
 /// One root cause before it is prioritised: its clusters (cause first) with their evidence.
@@ -271,6 +274,34 @@ pub fn correlate(
 
     // 1. Attempts: who ends each crashed start-up, and what follows from it.
     let attempts = attempts(&clusters, &occurrences);
+    // An error logged while an instance started that then served requests was survived: in
+    // a start-up that crashed, it is not what ended it (a lookup database that is missing at
+    // every boot, while the database the service needs refuses it).
+    let mut survived = handled.clone();
+    let mut survived_in = vec![0u64; n];
+    for attempt in attempts.iter().filter(|a| !a.crashed) {
+        let mut seen = BTreeSet::new();
+        for o in &occurrences[attempt.range.clone()] {
+            if o.instance != 0
+                && traffic
+                    .first_served(o.instance)
+                    .is_some_and(|first| o.t < first && first <= attempt.end_ns)
+                && seen.insert(o.cluster)
+            {
+                survived[o.cluster as usize] = true;
+                survived_in[o.cluster as usize] += 1;
+            }
+        }
+    }
+    // Logged only while instances started (never once they served).
+    let only_at_startup: Vec<bool> = (0..n)
+        .map(|c| {
+            by_cluster[c].iter().all(|&i| {
+                let o = &occurrences[i];
+                o.instance != 0 && traffic.first_served(o.instance).is_none_or(|f| o.t < f)
+            })
+        })
+        .collect();
     let mut heads: HashMap<usize, Vec<&Attempt>> = HashMap::new();
     let mut links: HashMap<(usize, usize), AttemptLink> = HashMap::new();
     let mut wrappers: HashMap<(usize, usize), u64> = HashMap::new();
@@ -278,7 +309,7 @@ pub fn correlate(
     // going on, not the cause's doing.
     let mut before: HashMap<(usize, usize), u64> = HashMap::new();
     for attempt in attempts.iter().filter(|a| a.crashed) {
-        let Some(crash) = resolve_crash(attempt, &clusters, &occurrences, &handled, &says_failure)
+        let Some(crash) = resolve_crash(attempt, &clusters, &occurrences, &survived, &says_failure)
         else {
             continue;
         };
@@ -491,12 +522,16 @@ pub fn correlate(
     };
     // Logged before the cause in most of the start-ups it ended: the boot going on, which
     // being near the cause in time does not make its doing.
-    // (An error logged then may be the first report of the failure itself.)
+    // (An error logged then may be the first report of the failure itself, unless it was
+    // survived by a start-up that went on to serve.)
     let boot_line = |parent: &Vec<Option<(usize, Vec<Evidence>)>>, c: usize, g: usize| {
+        let attempts = heads.get(&g).map_or(0, Vec::len) as u64;
+        if survived[c] && !handled[c] {
+            return attempts > 0;
+        }
         if clusters[c].stats.severity() >= crate::model::Severity::Error {
             return false;
         }
-        let attempts = heads.get(&g).map_or(0, Vec::len) as u64;
         let n: u64 = before
             .iter()
             .filter(|((x, h), _)| *x == c && group_of(parent, *h) == g)
@@ -620,6 +655,11 @@ pub fn correlate(
                 }),
                 first_ns: attempts.and_then(|l| l.iter().map(|a| a.start_ns).min()),
                 last_ns: attempts.and_then(|l| l.iter().map(|a| a.end_ns).max()),
+                survived_startups: if only_at_startup[c] {
+                    survived_in[c]
+                } else {
+                    0
+                },
             };
             if let Some(cluster) = slots[c].take() {
                 groups.insert(

@@ -323,6 +323,11 @@ impl Traffic {
     }
 
     /// Whether the instance served a request between `start` and `end`.
+    /// When the instance answered its first request, if it did.
+    pub fn first_served(&self, instance: u32) -> Option<i64> {
+        self.by_instance.get(&instance).map(|&(first, _)| first)
+    }
+
     pub fn instance_served(&self, instance: u32, start: i64, end: i64) -> bool {
         self.by_instance
             .get(&instance)

@@ -272,6 +272,14 @@ pub fn prioritise(
         ));
         return (Priority::P2, reasons);
     }
+    if failing && crash.survived_startups > 0 && failed_requests == 0 && crashes == 0 {
+        reasons.push(format!(
+            "{errors} error(s), logged only while instances started, and {} start-up{} that logged it went on to serve: survived, and no request failed because of it",
+            crash.survived_startups,
+            plural(crash.survived_startups)
+        ));
+        return (Priority::P2, reasons);
+    }
     if failing && (handled || retried) && failed_requests == 0 && crashes == 0 {
         reasons.push(format!(
             "{errors} error(s), {} and no request failed because of it",
