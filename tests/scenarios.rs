@@ -32,7 +32,7 @@ struct ExpectedRootCause {
 /// Scenarios the engine still gets wrong, named so that the rest cannot regress: a listed
 /// scenario that starts passing fails the test too, so the list only shrinks. Each is a known
 /// miss of issue 7, shown in the README's table.
-const KNOWN_MISSES: [&str; 4] = [
+const KNOWN_MISSES: [&str; 3] = [
     // The fatal chain's innermost error (`Unable to determine Dialect without JDBC metadata`)
     // titles the crash; the Cloud SQL 403 for orders-pg logged by the same start-up before
     // Spring's `Stopping service [Tomcat]` is past where the walk stops. A handled duplicate
@@ -41,8 +41,6 @@ const KNOWN_MISSES: [&str; 4] = [
     // Fastify's plugin timeout (a wrapper of the TLS altname error) heads the restart loop,
     // and the altname error of running instances stays a P1 of its own.
     "hold12-node-fastify-pg-tls-altname-plugin-timeout-restart-loop",
-    // Laravel's `[stacktrace]` lines do not join the `Undefined array key` record.
-    "hold12-php-laravel-parcel-api-timeout-and-invoice-vat-key-while-up",
     // A liveness probe failing with no exception is not read as the callee's cause; the
     // caller's 503s and timeouts for it are filed apart.
     "hold12-platform-uvicorn-liveness-restart-loop-go-caller-503-and-missing-column",

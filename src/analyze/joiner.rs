@@ -259,9 +259,10 @@ fn is_php_frame(trimmed: &str) -> bool {
             .is_some_and(|r| r.starts_with('/') || r.starts_with("{main}") || r.starts_with('['))
 }
 
-/// A Monolog line (Laravel, Symfony) that carries an exception in its context.
+/// A Monolog line (Laravel, Symfony) that carries an exception in its context, first key or
+/// not (`{"userId":42,"exception":"[object] (ErrorException(code: 0): …`).
 fn is_monolog_exception(trimmed: &str) -> bool {
-    trimmed.contains("{\"exception\":\"[object] (")
+    trimmed.contains("\"exception\":\"[object] (")
 }
 
 /// One stream of lines: service, instance and log name (stderr and stdout are apart).
@@ -962,6 +963,18 @@ Migration checksum mismatch for migration version 7
         assert_eq!(tracebacks.len(), 1, "{events:#?}");
         assert_eq!(tracebacks[0].entries, 6);
         assert_eq!(events.len(), 1 + 6 + 1);
+    }
+
+    #[test]
+    fn a_monolog_record_with_context_before_its_exception_is_one_event() {
+        let text = r#"[2025-06-10 09:14:06] production.ERROR: Undefined array key "vat_number" {"userId":42385,"exception":"[object] (ErrorException(code: 0): Undefined array key \"vat_number\" at /var/www/html/app/Services/InvoicePdfBuilder.php:88)
+[stacktrace]
+#0 /var/www/html/app/Services/InvoicePdfBuilder.php(43): App\\Services\\InvoicePdfBuilder->vatBlock(Array)
+#1 {main}
+"}"#;
+        let events = run(lines(text, "a", 0));
+        assert_eq!(events.len(), 1, "{events:#?}");
+        assert_eq!(events[0].entries, 5);
     }
 
     #[test]

@@ -139,11 +139,13 @@ pub fn of_root_cause(group: &[Cluster], source_root: &str) -> String {
         return base;
     }
     let mut upstreams = std::collections::BTreeSet::new();
-    // What the service itself called: a caller's error naming this service is no upstream.
-    for c in group
-        .iter()
-        .filter(|c| c.stats.service == head.stats.service)
-    {
+    // What the service itself called: a caller's error naming this service is no upstream,
+    // nor the referrer of a request it was asked (the client's page, in an access line).
+    for c in group.iter().filter(|c| {
+        c.stats.service == head.stats.service
+            && c.stats.http_statuses.is_empty()
+            && !c.signature.contains("\nline:")
+    }) {
         upstreams.extend(super::entities::upstreams_of(c));
     }
     if let [upstream] = upstreams.iter().collect::<Vec<_>>().as_slice() {
