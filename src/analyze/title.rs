@@ -144,7 +144,7 @@ pub fn of_root_cause(group: &[Cluster], source_root: &str) -> String {
     for c in group.iter().filter(|c| {
         c.stats.service == head.stats.service
             && c.stats.http_statuses.is_empty()
-            && !c.signature.contains("\nline:")
+            && !c.signature.starts_with("line:")
     }) {
         upstreams.extend(super::entities::upstreams_of(c));
     }
@@ -202,7 +202,8 @@ fn short_function(function: &str) -> String {
     let go_method = function.contains('/') || function.contains("(*");
     let name = function.replace("(*", "").replace(").", ".");
     let name = name.split('(').next().unwrap_or(&name);
-    let name = name.rsplit('/').next().unwrap_or(name);
+    // A PHP namespace (`App\Services\Builder->vatBlock`) as a path.
+    let name = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let parts: Vec<&str> = name.split(['.', ':']).filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {
         [] => String::new(),
@@ -444,6 +445,10 @@ Migration checksum mismatch for migration version 7
             "Pool.connect"
         );
         assert_eq!(short_function("tax_for"), "tax_for");
+        assert_eq!(
+            short_function("App\\Services\\Invoices\\InvoicePdfBuilder->vatBlock"),
+            "InvoicePdfBuilder->vatBlock"
+        );
         assert_eq!(
             short_function("example.com/loyalty/internal/points.(*Server).RedeemPoints"),
             "points.Server.RedeemPoints"

@@ -461,10 +461,25 @@ fn parse_php_monolog(lines: &[&str]) -> Option<Exception> {
     if chain.is_empty() {
         return None;
     }
-    for ((_, _, frames), site) in chain.iter_mut().zip(sites) {
+    for ((_, _, frames), mut site) in chain.iter_mut().zip(sites) {
+        // PHP names at each place the function called from there; the function running
+        // there is the one the next outer frame called (`InvoicePdfBuilder.php(88)` runs
+        // the `vatBlock` that `#2 …(43): …->vatBlock()` called), and the throw site runs the
+        // one `#0` called.
+        let called: Vec<String> = frames.iter().map(|f| f.function.clone()).collect();
+        for (k, f) in frames.iter_mut().enumerate() {
+            f.function = called.get(k + 1).cloned().unwrap_or_default();
+        }
+        site.function = called.first().cloned().unwrap_or_default();
+        // An error turned into an exception by a handler is thrown where a frame already is.
+        let site_is_a_frame = frames
+            .iter()
+            .any(|f| f.file == site.file && f.line == site.line);
         // Outermost call first, as everywhere else, ending where it was thrown.
         frames.reverse();
-        frames.push(site);
+        if !site_is_a_frame {
+            frames.push(site);
+        }
     }
     let best = (0..chain.len())
         .rev()
@@ -803,6 +818,36 @@ billiard.exceptions.WorkerLostError: Worker exited prematurely: signal 9 (SIGKIL
         assert_eq!(e.message, "SQLSTATE[HY000] [2002] Connection refused");
         assert_eq!(e.frames.last().unwrap().line, Some(65));
         assert!(e.raised_while_handling[0].starts_with("Illuminate\\Database\\QueryException"));
+    }
+
+    #[test]
+    fn a_php_frame_runs_the_function_its_outer_frame_called() {
+        let text = r#"[2025-06-10 09:14:06] production.ERROR: Undefined array key "vat_number" {"userId":4,"exception":"[object] (ErrorException(code: 0): Undefined array key \"vat_number\" at /var/www/html/app/Services/InvoicePdfBuilder.php:88)
+[stacktrace]
+#0 /var/www/html/vendor/laravel/framework/src/Illuminate/Foundation/Bootstrap/HandleExceptions.php(256): Illuminate\\Foundation\\Bootstrap\\HandleExceptions->handleError()
+#1 /var/www/html/app/Services/InvoicePdfBuilder.php(88): Illuminate\\Foundation\\Bootstrap\\HandleExceptions->Illuminate\\Foundation\\Bootstrap\\{closure}()
+#2 /var/www/html/app/Services/InvoicePdfBuilder.php(43): App\\Services\\InvoicePdfBuilder->vatBlock(Array)
+#3 /var/www/html/app/Http/Controllers/InvoiceController.php(31): App\\Services\\InvoicePdfBuilder->build()
+#4 {main}
+"}"#;
+        let e = parse_exception(text).unwrap();
+        // Past the error handler's own frame.
+        let innermost = e
+            .frames
+            .iter()
+            .rev()
+            .find(|f| f.file.contains("/app/"))
+            .unwrap();
+        assert_eq!(
+            innermost.file,
+            "/var/www/html/app/Services/InvoicePdfBuilder.php"
+        );
+        assert_eq!(innermost.line, Some(88));
+        assert_eq!(
+            innermost.function,
+            "App\\Services\\InvoicePdfBuilder->vatBlock"
+        );
+        assert_eq!(e.frames.len(), 4, "{:?}", e.frames);
     }
 
     #[test]
