@@ -38,8 +38,8 @@ const KNOWN_MISSES: [&str; 3] = [
     // Spring's `Stopping service [Tomcat]` is past where the walk stops. A handled duplicate
     // key error is filed as P1.
     "hold12-java-spring-cloudsql-403-hibernate-dialect-wrapper-restart-loop",
-    // Fastify's plugin timeout (a wrapper of the TLS altname error) heads the restart loop,
-    // and the altname error of running instances stays a P1 of its own.
+    // One burst of `Connection terminated unexpectedly` from idle pool clients, as the
+    // database restarted, is filed as a P1 of its own: nothing says the pool handled it.
     "hold12-node-fastify-pg-tls-altname-plugin-timeout-restart-loop",
     // A liveness probe failing with no exception is not read as the callee's cause; the
     // caller's 503s and timeouts for it are filed apart.

@@ -555,6 +555,11 @@ static WRAPPER_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^(?:context deadline exceeded|context canceled|operation timed out|timed out|timeout|startup failed\.?|application startup failed.*|worker failed to boot\.?|application run failed|error starting applicationcontext\b.*)$").unwrap()
 });
 
+/// Words of a time limit that ran out.
+static RAN_OUT_OF_TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:did not (?:start|finish|complete|respond|become ready|load) in time|deadline exceeded|timeout (?:exceeded|expired|reached)|timed out waiting)\b").unwrap()
+});
+
 /// A generic exception that only says something else went wrong: a timeout or cancellation
 /// around the real failure, a retry that gave up, a start-up that failed, an exit it was told
 /// to make (gunicorn's `SystemExit: 1` for a worker it timed out). In the same attempt
@@ -563,6 +568,12 @@ pub fn is_wrapper(template: &str, exception: Option<&Exception>) -> bool {
     match exception {
         Some(e) => {
             let kind = e.kind.rsplit(['.', ':']).next().unwrap_or(&e.kind);
+            // Whatever its type, a time limit that ran out (`Plugin did not start in time`)
+            // says something else did not finish, and names nothing that failed.
+            let first = e.message.lines().next().unwrap_or("");
+            if RAN_OUT_OF_TIME.is_match(first) && !super::entities::names_something(first) {
+                return true;
+            }
             WRAPPER_KIND.is_match(kind)
                 && (e.message.trim().is_empty()
                     // An exit code says only that the process was told to stop.
@@ -895,6 +906,28 @@ mod tests {
         assert!(short.contains("call3(") && !short.contains("call4("));
         assert!(short.contains("56 more line(s) of frames"));
         assert_eq!(excerpt("short", 600), "short");
+    }
+
+    #[test]
+    fn a_time_limit_that_ran_out_is_a_wrapper_whatever_its_type() {
+        let e = |kind: &str, message: &str| Exception {
+            kind: kind.into(),
+            message: message.into(),
+            frames: Vec::new(),
+            raised_while_handling: Vec::new(),
+        };
+        let plugin = e(
+            "FastifyError [Error]",
+            "fastify-plugin: Plugin did not start in time: 'db'. You may have forgotten to call 'done'",
+        );
+        assert!(is_wrapper("", Some(&plugin)));
+        // One that names what it waited for is specific.
+        let redis = e(
+            "Redis::TimeoutError",
+            "deadline exceeded (redis://cache.internal:6379)",
+        );
+        assert!(!is_wrapper("", Some(&redis)));
+        assert!(!is_wrapper("", Some(&e("KeyError", "'request_id'"))));
     }
 
     #[test]
