@@ -738,7 +738,9 @@ fn cross_service_link(
             continue;
         }
         let g = root_of(parent, a);
-        if matches!(clusters[g].role, Role::Cause(_)) {
+        // A cause, or a platform failure with no cause in the logs (a probe that shut the
+        // instances down) heading its own root.
+        if matches!(clusters[g].role, Role::Cause(_) | Role::Symptom(_)) {
             let roots = explained.entry(o.trace).or_default();
             if !roots.contains(&g) {
                 roots.push(g);
@@ -760,12 +762,22 @@ fn cross_service_link(
         }
     }
     for h in 0..n {
-        if parent[h].is_some() || handled[h] || !matches!(clusters[h].role, Role::Cause(_)) {
+        // A caller's own error, its timeout waiting for the callee, or its failed requests.
+        if parent[h].is_some()
+            || handled[h]
+            || !matches!(clusters[h].role, Role::Cause(_) | Role::Symptom(_))
+        {
             continue;
         }
         let service = &clusters[h].stats.service;
+        // What the root and its members name (a caller's failed requests, with the timeout
+        // that names the callee's URL).
+        let mut named = entities[h].clone();
+        for c in (0..n).filter(|&c| c != h && root_of(parent, c) == h) {
+            named.extend(entities[c].iter().cloned());
+        }
         if let Some((g, callee)) =
-            calls_failing_service(h, clusters, occurrences, by_cluster, &entities[h], &failing)
+            calls_failing_service(h, clusters, occurrences, by_cluster, &named, &failing)
             && root_of(parent, g) != h
         {
             parent[h] = Some((
@@ -1262,7 +1274,13 @@ fn request_link(
         .step_by(step)
         .map(|&i| &occurrences[i])
         .collect();
-    let warns_of_request = matches!(clusters[c].role, Role::FailureWarning | Role::Symptom(_));
+    // (A probe that failed and shut the instance down is what failed the requests cut with
+    // it, never a warning about one of them.)
+    let warns_of_request = match clusters[c].role {
+        Role::FailureWarning => true,
+        Role::Symptom(kind) => !kind.means_down() && kind != SymptomKind::HealthCheck,
+        _ => false,
+    };
     let failed_requests = clusters[c].role == Role::Symptom(SymptomKind::ServerError)
         && clusters[c].stats.server_errors() > 0;
     let mut best: Option<(usize, u64, f64)> = None;
@@ -1281,6 +1299,11 @@ fn request_link(
                         && clusters[a].stats.http_statuses.is_empty()
                         && (clusters[c].role == Role::Symptom(SymptomKind::Exit)
                             || clusters[c].stats.server_errors() > 0))
+                    // A probe that failed and shut the instance down cut the requests that
+                    // failed on it then.
+                    || (kind == SymptomKind::HealthCheck
+                        && clusters[a].stats.http_statuses.is_empty()
+                        && failed_requests)
             }
             _ => false,
         };
@@ -1315,8 +1338,16 @@ fn request_link(
         let n = sample.len() as f64;
         let confidence = hits as f64 / n;
         // Chance: the share of the time the window around one of our events covers one of
-        // theirs, if theirs fell anywhere.
-        let chance = (theirs.len() as f64 * widths / n / span).min(1.0);
+        // theirs, if theirs fell anywhere, on any of the service's instances when both name
+        // theirs (only one on the same instance is a hit).
+        let on_instances =
+            sample.iter().all(|o| o.instance != 0) && theirs.iter().all(|p| p.instance != 0);
+        let instances = if on_instances {
+            index.instances.get(service).copied().unwrap_or(1).max(1) as f64
+        } else {
+            1.0
+        };
+        let chance = (theirs.len() as f64 * widths / n / span / instances).min(1.0);
         let lift = if chance > 0.0 {
             confidence / chance
         } else {
