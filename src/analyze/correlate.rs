@@ -761,6 +761,14 @@ fn cross_service_link(
                 .or_default() += 1;
         }
     }
+    // Each root's members, as they stand before callers are linked.
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    for c in 0..n {
+        let r = root_of(parent, c);
+        if r != c {
+            members.entry(r).or_default().push(c);
+        }
+    }
     for h in 0..n {
         // A caller's own error, its timeout waiting for the callee, or its failed requests.
         if parent[h].is_some()
@@ -773,7 +781,7 @@ fn cross_service_link(
         // What the root and its members name (a caller's failed requests, with the timeout
         // that names the callee's URL).
         let mut named = entities[h].clone();
-        for c in (0..n).filter(|&c| c != h && root_of(parent, c) == h) {
+        for &c in members.get(&h).into_iter().flatten() {
             named.extend(entities[c].iter().cloned());
         }
         if let Some((g, callee)) =
