@@ -966,6 +966,10 @@ pub fn describe_duration(ns: i64) -> String {
     }
 }
 
+/// A process's words as it stops its own parts after a failure, before it exits.
+static TEARDOWN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:stopping|shutting down|closing|destroying)\b").unwrap());
+
 /// How one crashed attempt ended.
 struct Crash {
     head: usize,
@@ -1051,10 +1055,18 @@ fn resolve_crash(
                 }
                 // Start-up went on after what came before: those errors were survived. (Only
                 // the runtime's report that memory ran out is still looked for, shortly
-                // before a kill for memory.)
+                // before a kill for memory.) A line of the process tearing itself down
+                // (`Stopping service [Tomcat]`) is the failure going on, not the start-up.
                 if (!chain.is_empty() || last_words.is_some())
                     && o.severity < crate::model::Severity::Warning
                     && !only_wrappers
+                    && !TEARDOWN.is_match(super::joiner::headline(
+                        clusters[c]
+                            .stats
+                            .examples
+                            .first()
+                            .map_or("", String::as_str),
+                    ))
                 {
                     if near_kill {
                         survived = true;

@@ -29,6 +29,11 @@ static LOOKUP_HOST: LazyLock<Regex> = LazyLock::new(|| {
 static BARE_HOST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|[\s(\[,;'\x22=])((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:com|net|org|io|dev|app|cloud|internal|local|svc|co|ai|de|uk|fr|eu|us|nl|jp))(?:$|[\s)\],;'\x22/]|\.(?:\s|$))").unwrap()
 });
+/// A Cloud SQL instance by its connection name (`project:europe-west1:orders-pg`), as the
+/// connectors, the proxy and the `/cloudsql/` socket path name it.
+static CLOUD_SQL_INSTANCE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b([a-z][a-z0-9-]{4,62}:[a-z]+-[a-z]+\d{1,2}:[a-z][a-z0-9-]{0,95})\b").unwrap()
+});
 static ENV_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b").unwrap());
 static SIGNAL: LazyLock<Regex> =
@@ -146,6 +151,7 @@ pub fn names_something(text: &str) -> bool {
         || URL_HOST.is_match(text)
         || LOOKUP_HOST.is_match(text)
         || MODULE.is_match(text)
+        || CLOUD_SQL_INSTANCE.is_match(text)
         || ENV_NAME.captures_iter(text).any(|c| !is_status_code(&c[1]))
 }
 
@@ -283,6 +289,9 @@ fn named_in(text: &str, out: &mut BTreeSet<String>) {
     for c in BARE_HOST.captures_iter(text) {
         out.insert(format!("host {}", &c[1]));
     }
+    for c in CLOUD_SQL_INSTANCE.captures_iter(text) {
+        out.insert(format!("Cloud SQL instance {}", &c[1]));
+    }
     for c in QUOTED.captures_iter(text) {
         let v = &c[1];
         if !COMMON.contains(&v) && v.chars().any(|ch| ch.is_alphanumeric()) && !v.contains("<*>") {
@@ -355,6 +364,15 @@ mod tests {
             ["host fx-gateway.northwind-rates.com"]
         );
         assert!(hosts("at org.hibernate.engine.jdbc.env.JdbcEnvironment.init").is_empty());
+        // A Cloud SQL instance by its connection name is a thing of its own.
+        assert!(
+            named("[acme-shop-prod:europe-west1:orders-pg] The Cloud SQL Admin API failed")
+                .contains("Cloud SQL instance acme-shop-prod:europe-west1:orders-pg")
+        );
+        assert!(names_something(
+            "socket \"/cloudsql/p-prod:us-central1:db/.s.PGSQL.5432\""
+        ));
+        assert!(!names_something("at 12:30:45 the job failed"));
         assert!(hosts("from billing_api.settings import x; see app.config").is_empty());
     }
 
