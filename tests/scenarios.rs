@@ -32,14 +32,11 @@ struct ExpectedRootCause {
 /// Scenarios the engine still gets wrong, named so that the rest cannot regress: a listed
 /// scenario that starts passing fails the test too, so the list only shrinks. Each is a known
 /// miss of issue 7, shown in the README's table.
-const KNOWN_MISSES: [&str; 3] = [
+const KNOWN_MISSES: [&str; 2] = [
     // The crash is right (the Cloud SQL 403 for orders-pg, not Hibernate's dialect error),
     // but a duplicate key error the app handles (an idempotent replay answered 200) is filed
     // as P1: its lines carry no trace that ties them to the request that succeeded.
     "hold12-java-spring-cloudsql-403-hibernate-dialect-wrapper-restart-loop",
-    // One burst of `Connection terminated unexpectedly` from idle pool clients, as the
-    // database restarted, is filed as a P1 of its own: nothing says the pool handled it.
-    "hold12-node-fastify-pg-tls-altname-plugin-timeout-restart-loop",
     // Folded as expected (the liveness kills head the callee's 503s and the caller's calls
     // to it), but filed P1, not P0: most requests kept succeeding while instances were
     // replaced, which class 8 calls loud, not down; the scenario's author says P0.

@@ -1235,6 +1235,49 @@ mod tests {
     }
 
     #[test]
+    fn one_burst_that_fails_no_request_is_not_filed_and_the_same_errors_spread_are() {
+        // A web service answers a request a minute; its idle database clients report the
+        // database going away, once each, within a second.
+        let mut entries = Vec::new();
+        for k in 0..40 {
+            let mut r = request(200, 0.02, k * 60, &format!("t{k}"));
+            r.instance = Some(format!("i{}", k % 6));
+            entries.push(r);
+        }
+        let burst = |spread: i64| -> Vec<LogEntry> {
+            (0..6)
+                .map(|i| {
+                    let mut e = entry(
+                        "unexpected error on idle postgres client: Connection terminated unexpectedly".into(),
+                        1200 + i * spread,
+                    );
+                    e.instance = Some(format!("i{i}"));
+                    e
+                })
+                .collect()
+        };
+        let priority = |entries: Vec<LogEntry>| {
+            let analysis = analyse(entries);
+            let rc = analysis
+                .root_causes
+                .iter()
+                .find(|r| r.title.contains("Connection terminated"))
+                .expect("the errors are reported")
+                .clone();
+            (rc.priority, rc.reasons)
+        };
+        let mut once = entries.clone();
+        once.extend(burst(0));
+        let (p, reasons) = priority(once);
+        assert_eq!(p, Priority::P2, "{reasons:?}");
+        assert!(reasons[0].contains("one burst"), "{reasons:?}");
+        // The same six errors spread over the hour keep happening: filed.
+        entries.extend(burst(400));
+        let (p, reasons) = priority(entries);
+        assert_eq!(p, Priority::P1, "{reasons:?}");
+    }
+
+    #[test]
     fn a_worker_whose_work_stops_when_its_broker_refuses_is_down() {
         // No requests: a queue worker. Tasks succeed each minute for 20 minutes, then the
         // broker refuses every 30 s to the end of the hour and no task runs again.

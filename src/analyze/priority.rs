@@ -25,6 +25,9 @@ static UNREACHABLE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|connection refused|connection reset|(?:could not|cannot|can't|unable to|failed to) (?:connect|reach|resolve)|name or service not known|no route to host|network is unreachable)\b").unwrap()
 });
 
+/// Errors all logged within this many seconds are one burst.
+const BURST_SECONDS: i64 = 10;
+
 /// The priority of a root cause (its clusters, cause first) and the reasons for it.
 /// `traffic` says what the service served meanwhile.
 pub fn prioritise(
@@ -293,6 +296,25 @@ pub fn prioritise(
             } else {
                 "retried".to_string()
             }
+        ));
+        return (Priority::P2, reasons);
+    }
+    // One burst in a service that serves requests (every error within seconds, a dependency
+    // restarting under idle connections) that failed none of them and crashed nothing does
+    // not keep happening. (A worker's or a job's burst may be all of its work failing.)
+    let first = clusters.iter().filter_map(|c| c.stats.first_seen).min();
+    let last = clusters.iter().filter_map(|c| c.stats.last_seen).max();
+    if failing
+        && !worker
+        && !is_job
+        && failed_requests == 0
+        && crashes == 0
+        && let (Some(first), Some(last)) = (first, last)
+        && (last - first).num_seconds() < BURST_SECONDS
+    {
+        reasons.push(format!(
+            "{errors} error(s) in one burst of {} s, no request failed and nothing crashed: it does not keep happening",
+            (last - first).num_seconds()
         ));
         return (Priority::P2, reasons);
     }
