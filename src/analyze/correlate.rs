@@ -277,7 +277,6 @@ pub fn correlate(
     // An error logged while an instance started that then served requests was survived: in
     // a start-up that crashed, it is not what ended it (a lookup database that is missing at
     // every boot, while the database the service needs refuses it).
-    let mut survived = handled.clone();
     let mut survived_in = vec![0u64; n];
     for attempt in attempts.iter().filter(|a| !a.crashed) {
         let mut seen = BTreeSet::new();
@@ -288,20 +287,18 @@ pub fn correlate(
                     .is_some_and(|first| o.t < first && first <= attempt.end_ns)
                 && seen.insert(o.cluster)
             {
-                survived[o.cluster as usize] = true;
                 survived_in[o.cluster as usize] += 1;
             }
         }
     }
+    let survived: Vec<bool> = (0..n).map(|c| handled[c] || survived_in[c] > 0).collect();
     // Logged only while instances started (never once they served).
-    let only_at_startup: Vec<bool> = (0..n)
-        .map(|c| {
-            by_cluster[c].iter().all(|&i| {
-                let o = &occurrences[i];
-                o.instance != 0 && traffic.first_served(o.instance).is_none_or(|f| o.t < f)
-            })
+    let only_at_startup = |c: usize| {
+        by_cluster[c].iter().all(|&i| {
+            let o = &occurrences[i];
+            o.instance != 0 && traffic.first_served(o.instance).is_none_or(|f| o.t < f)
         })
-        .collect();
+    };
     let mut heads: HashMap<usize, Vec<&Attempt>> = HashMap::new();
     let mut links: HashMap<(usize, usize), AttemptLink> = HashMap::new();
     let mut wrappers: HashMap<(usize, usize), u64> = HashMap::new();
@@ -526,7 +523,7 @@ pub fn correlate(
     // survived by a start-up that went on to serve.)
     let boot_line = |parent: &Vec<Option<(usize, Vec<Evidence>)>>, c: usize, g: usize| {
         let attempts = heads.get(&g).map_or(0, Vec::len) as u64;
-        if survived[c] && !handled[c] {
+        if survived_in[c] > 0 && !handled[c] {
             return attempts > 0;
         }
         if clusters[c].stats.severity() >= crate::model::Severity::Error {
@@ -655,7 +652,7 @@ pub fn correlate(
                 }),
                 first_ns: attempts.and_then(|l| l.iter().map(|a| a.start_ns).min()),
                 last_ns: attempts.and_then(|l| l.iter().map(|a| a.end_ns).max()),
-                survived_startups: if only_at_startup[c] {
+                survived_startups: if survived_in[c] > 0 && only_at_startup(c) {
                     survived_in[c]
                 } else {
                     0

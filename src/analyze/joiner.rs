@@ -865,7 +865,7 @@ static FAILED_REQUEST_LINE: LazyLock<Regex> = LazyLock::new(|| {
 /// says FATAL was not logged at CRITICAL.
 pub fn infer_severity(message: &str) -> Severity {
     let line = first_line(message);
-    if FAILED_REQUEST_LINE.is_match(line) {
+    if line.contains("=5") && FAILED_REQUEST_LINE.is_match(line) {
         // The app's own request log (lograge, logfmt) of a request it answered with a 5xx:
         // a failed request, whatever level its logger wrote it at.
         return Severity::Error;

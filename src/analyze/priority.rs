@@ -10,6 +10,7 @@ use super::correlate::CrashFacts;
 use super::episodes::Traffic;
 use crate::config::{Priority, Thresholds};
 use crate::model::{Severity, Window};
+use chrono::{DateTime, Utc};
 use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -302,14 +303,12 @@ pub fn prioritise(
     // One burst in a service that serves requests (every error within seconds, a dependency
     // restarting under idle connections) that failed none of them and crashed nothing does
     // not keep happening. (A worker's or a job's burst may be all of its work failing.)
-    let first = clusters.iter().filter_map(|c| c.stats.first_seen).min();
-    let last = clusters.iter().filter_map(|c| c.stats.last_seen).max();
     if failing
         && !worker
         && !is_job
         && failed_requests == 0
         && crashes == 0
-        && let (Some(first), Some(last)) = (first, last)
+        && let Some((first, last)) = seen_span(clusters)
         && (last - first).num_seconds() < BURST_SECONDS
     {
         reasons.push(format!(
@@ -391,7 +390,13 @@ fn crash_span(clusters: &[Cluster], crash: &CrashFacts) -> Option<(i64, i64)> {
     if let (Some(lo), Some(hi)) = (crash.first_ns, crash.last_ns) {
         return Some((lo.div_euclid(60_000_000_000), hi.div_euclid(60_000_000_000)));
     }
-    let lo = clusters.iter().filter_map(|c| c.stats.first_seen).min()?;
-    let hi = clusters.iter().filter_map(|c| c.stats.last_seen).max()?;
+    let (lo, hi) = seen_span(clusters)?;
     Some((lo.timestamp().div_euclid(60), hi.timestamp().div_euclid(60)))
+}
+
+/// When the root cause was first and last seen, across its clusters.
+fn seen_span(clusters: &[Cluster]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let first = clusters.iter().filter_map(|c| c.stats.first_seen).min()?;
+    let last = clusters.iter().filter_map(|c| c.stats.last_seen).max()?;
+    Some((first, last))
 }

@@ -88,8 +88,8 @@ pub fn parse_exception(text: &str) -> Option<Exception> {
     }
     parse_java_or_node(&lines)
         .or_else(|| {
-            // `console.error("sweep failed", err)`: a message, then the exception on the same line,
-            // then its frames.
+            // `console.error("sweep failed", err)`: a message, then the exception on the same
+            // line, then its frames.
             let first = lines.first()?;
             let has_frames = lines.len() > 1
                 && lines[1..]
@@ -466,11 +466,11 @@ fn parse_php_monolog(lines: &[&str]) -> Option<Exception> {
         // there is the one the next outer frame called (`InvoicePdfBuilder.php(88)` runs
         // the `vatBlock` that `#2 …(43): …->vatBlock()` called), and the throw site runs the
         // one `#0` called.
-        let called: Vec<String> = frames.iter().map(|f| f.function.clone()).collect();
-        for (k, f) in frames.iter_mut().enumerate() {
-            f.function = called.get(k + 1).cloned().unwrap_or_default();
+        let mut outer_called = String::new();
+        for f in frames.iter_mut().rev() {
+            outer_called = std::mem::replace(&mut f.function, outer_called);
         }
-        site.function = called.first().cloned().unwrap_or_default();
+        site.function = outer_called;
         // An error turned into an exception by a handler is thrown where a frame already is.
         let site_is_a_frame = frames
             .iter()
