@@ -220,7 +220,7 @@ fn check_webhook(bytes: &[u8]) {
         return;
     };
     let job = serde_json::json!({"event": event, "body": payload});
-    if let Err(e) = log_gardener::server::jobs::decode_webhook(&job) {
+    if let Err(e) = log_gardener::server::events::decode_webhook(&job) {
         assert!(
             e.to_string().contains("cannot be used") || e.to_string().contains("out of range"),
             "{e}"

@@ -3,6 +3,7 @@
 
 pub mod issue;
 pub mod markdown;
+pub mod status;
 
 use crate::analyze::cluster::{Role, in_app_path};
 use crate::analyze::{Analysis, Cluster, RootCause};

@@ -2,7 +2,9 @@
 //! writes issues, an internal scheduler, and the operational endpoints (SPEC section 3).
 
 pub mod commands;
+pub mod events;
 pub mod jobs;
+mod replies;
 pub mod sweep;
 pub mod webhook;
 
